@@ -1,0 +1,26 @@
+"""rnnlib: recurrent neural networks in NumPy, written to be read alongside the book.
+
+Modules, in the order the book meets them:
+
+- ``activations``  numerically stable sigmoid, tanh, softmax and their derivatives
+- ``rnn``          the basic (Elman) RNN: step and sequence forward/backward
+- ``lstm``         the LSTM, with or without the forget gate
+- ``gru``          the GRU in the memo's (Cho et al.) and PyTorch's conventions
+- ``layers``       dense output layer, stacked and bidirectional layers, ``SequenceModel``
+- ``losses``       mean squared error and softmax cross-entropy over sequences
+- ``optim``        SGD with momentum, Adam, global-norm gradient clipping
+- ``gradcheck``    centred finite-difference gradient checks
+- ``data``         sequence tasks generated on the fly and the course's own text
+- ``train``        a small fit loop with history and a progress bar
+- ``interop``      weights to and from ``torch.nn.RNN``, ``LSTM`` and ``GRU``
+- ``plots``, ``widgets``, ``checks``, ``source``  figures, interactive figures, exercise
+  checks, showing this library's source in the book
+
+Dimension letters everywhere: N batch, T time, D input, H hidden, V output/vocabulary.
+Sequences are batch first, ``(N, T, D)``.
+"""
+
+from rnnlib.source import show_source
+
+__version__ = "0.1.0"
+__all__ = ["show_source", "__version__"]
