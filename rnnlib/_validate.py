@@ -1,0 +1,283 @@
+"""Input validation shared by every public rnnlib function.
+
+A wrong shape deep inside a matrix product gives an error such as "matmul: Input operand 1
+has a mismatch in its core dimension 0", which says nothing about which argument was wrong.
+The helpers here check arguments on the way in and raise a ``ValueError`` that names the
+argument, the shape that was expected (with its dimension letters) and the shape received::
+
+    X: expected shape (N, T, D) = (*, *, 3), got (4, 7, 5)
+
+A ``*`` stands for a dimension that may take any size. NaN and inf are rejected too, with
+the index of the first bad entry, because one NaN silently spreads through every later time
+step and every gradient::
+
+    X contains NaN or inf (first at index (0, 2, 1))
+
+Dimension letters: N batch, T time, D input, H hidden, V output.
+"""
+
+import numpy as np
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "check_array",
+    "check_finite",
+    "check_params",
+    "check_positive_int",
+    "format_shape",
+    "infer_sizes",
+    "resolve_dtype",
+    "resolve_rng",
+]
+
+#: The floating-point dtypes every rnnlib function accepts.
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def format_shape(shape, dims=None):
+    """Write an expected shape for an error message.
+
+    Parameters
+    ----------
+    shape : tuple of (int or None)
+        Expected sizes; ``None`` means any size and prints as ``*``.
+    dims : str, optional
+        Dimension letters such as ``"N, T, D"``; when given the result reads
+        ``(N, T, D) = (*, *, 3)``.
+
+    Returns
+    -------
+    str
+    """
+    sizes = "(" + ", ".join("*" if s is None else str(s) for s in shape)
+    sizes += ",)" if len(shape) == 1 else ")"
+    if dims is None:
+        return sizes
+    letters = f"({dims},)" if len(shape) == 1 else f"({dims})"
+    return f"{letters} = {sizes}"
+
+
+def check_finite(name, a):
+    """Raise ``ValueError`` if the array ``a`` holds a NaN or an infinity.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in the message.
+    a : numpy.ndarray
+        Any shape.
+
+    Raises
+    ------
+    ValueError
+        ``"<name> contains NaN or inf (first at index (i, j, ...))"``.
+    """
+    finite = np.isfinite(a)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(f"{name} contains NaN or inf (first at index {first})")
+
+
+def check_array(name, a, ndim=None, shape=None, dtype=None, *, dims=None, finite=True):
+    """Check one array argument and return it.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name as the caller knows it (``"X"``, ``"params['W']"``).
+    a : numpy.ndarray
+        The argument. It must already be a NumPy array of float32 or float64; rnnlib never
+        converts silently, because a silent copy to another dtype hides mistakes.
+    ndim : int, optional
+        Required number of dimensions (implied by ``shape`` when that is given).
+    shape : tuple of (int or None), optional
+        Required sizes; ``None`` entries accept any size.
+    dtype : numpy.dtype, optional
+        Required dtype, usually the dtype of the first array argument so that all arguments
+        agree. When omitted, any of :data:`FLOAT_DTYPES` is accepted.
+    dims : str, optional
+        Dimension letters for the message, e.g. ``"N, T, D"``.
+    finite : bool, default True
+        Also reject NaN and inf.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` itself (never a copy).
+
+    Raises
+    ------
+    ValueError
+        If ``a`` is not an array, has the wrong number of dimensions, the wrong shape, a
+        dtype other than float32/float64 or other than ``dtype``, or holds NaN/inf.
+    """
+    expected = "" if dims is None else f" of shape ({dims})"
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name}: expected a NumPy array{expected}, got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{name}: expected dtype float32 or float64, got {a.dtype}")
+    if dtype is not None and a.dtype != np.dtype(dtype):
+        raise ValueError(
+            f"{name}: expected dtype {np.dtype(dtype)} like the other arrays of this call, "
+            f"got {a.dtype}"
+        )
+    if shape is not None:
+        ndim = len(shape)
+    if ndim is not None and a.ndim != ndim:
+        wanted = format_shape(shape, dims) if shape is not None else expected.strip()
+        raise ValueError(
+            f"{name}: expected a {ndim}-d array {wanted}".rstrip()
+            + f", got a {a.ndim}-d array of shape {a.shape}"
+        )
+    if shape is not None and any(
+        s is not None and s != got for s, got in zip(shape, a.shape, strict=True)
+    ):
+        raise ValueError(f"{name}: expected shape {format_shape(shape, dims)}, got {a.shape}")
+    if finite:
+        check_finite(name, a)
+    return a
+
+
+def check_params(params, expected, dtype, *, hint=""):
+    """Check a parameter dict against the shapes a cell expects.
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        The parameters passed by the caller.
+    expected : dict of str to (tuple, str)
+        For every required key, its shape (as in :func:`check_array`) and dimension letters,
+        e.g. ``{"W": ((5, 12), "D+H, 4H"), "b": ((12,), "4H")}``.
+    dtype : numpy.dtype
+        The dtype every parameter must have (that of the inputs).
+    hint : str, optional
+        Appended to a message about a missing or extra key, e.g. to point at an option such
+        as ``convention="pytorch"`` that would explain the keys received.
+
+    Returns
+    -------
+    dict
+        ``params`` itself.
+
+    Raises
+    ------
+    ValueError
+        On a missing or unexpected key, a wrong shape or dtype, or NaN/inf.
+    """
+    if not isinstance(params, dict):
+        raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
+    missing = [k for k in expected if k not in params]
+    extra = [k for k in params if k not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(repr(k) for k in missing))
+        if extra:
+            parts.append("unexpected " + ", ".join(repr(k) for k in extra))
+        keys = ", ".join(repr(k) for k in expected)
+        raise ValueError(
+            f"params: expected keys {keys}; {'; '.join(parts)}" + (f". {hint}" if hint else "")
+        )
+    for key, (shape, dims) in expected.items():
+        check_array(f"params[{key!r}]", params[key], shape=shape, dtype=dtype, dims=dims)
+    return params
+
+
+def infer_sizes(params, num_blocks, block_names, hint=""):
+    """Read the input size D and hidden size H off a cell's weight ``params["W"]``.
+
+    Every cell's weight has shape ``(D + H, G*H)`` for its G column blocks, so H is the
+    number of columns divided by G and D the rest of the rows.
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        Must hold a 2-d float array ``"W"``.
+    num_blocks : int
+        G, the number of column blocks (1 for the RNN, 4 or 3 for the LSTM, 3 for the GRU).
+    block_names : str
+        The blocks for the message, e.g. ``"f, i, a, o"``.
+    hint : str, optional
+        Appended to the message when the number of columns does not fit, e.g. a pointer to
+        the option (``forget_gate=False``) that would.
+
+    Returns
+    -------
+    D, H : int
+    """
+    if not isinstance(params, dict):
+        raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
+    if "W" not in params:
+        raise ValueError(f"params: missing key 'W' (got keys {sorted(params)})")
+    W = check_array("params['W']", params["W"], ndim=2, dims="D+H, G*H", finite=False)
+    rows, cols = W.shape
+    dims = "D+H, H" if num_blocks == 1 else f"D+H, {num_blocks}H"
+    if cols == 0 or cols % num_blocks or rows <= cols // num_blocks:
+        raise ValueError(
+            f"params['W']: expected shape ({dims}) with {num_blocks} column block(s) "
+            f"[{block_names}] of width H >= 1 and D >= 1 input rows, got {W.shape}"
+            + (f". {hint}" if hint else "")
+        )
+    H = cols // num_blocks
+    return rows - H, H
+
+
+def check_positive_int(name, value):
+    """Raise ``ValueError`` unless ``value`` is an integer >= 1; return it as ``int``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name.
+    value : int
+        The value to check (Python or NumPy integer; ``bool`` is refused).
+
+    Returns
+    -------
+    int
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def resolve_dtype(dtype):
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``ValueError``.
+
+    Parameters
+    ----------
+    dtype : numpy dtype-like
+        For example ``np.float32``, ``"float64"``.
+
+    Returns
+    -------
+    numpy.dtype
+    """
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}") from err
+    if resolved not in FLOAT_DTYPES:
+        raise ValueError(f"dtype: expected float32 or float64, got {resolved}")
+    return resolved
+
+
+def resolve_rng(rng):
+    """Turn ``rng`` into a ``numpy.random.Generator``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator, int or None
+        A generator is used as is; an int is a seed; None draws fresh entropy.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"rng: expected a numpy.random.Generator, an int seed or None, got {type(rng).__name__}"
+    )
