@@ -1,0 +1,118 @@
+"""Tests for rnnlib.analysis: state gradients, spectral radius, the one-unit network."""
+
+import numpy as np
+import pytest
+
+from rnnlib import analysis, rnn
+
+
+def _setup(seed=0, N=3, T=6, D=2, H=4):
+    rng = np.random.default_rng(seed)
+    params = rnn.init_params(D, H, rng=rng)
+    X = rng.normal(size=(N, T, D))
+    dY = rng.normal(size=(N, T, H))
+    return X, params, dY
+
+
+def _loss(X, params, dY, state0=None):
+    Y, _, _ = rnn.forward(X, state0, params)
+    return float((Y * dY).sum())
+
+
+def test_state_gradients_match_finite_differences_of_a_state_perturbation():
+    # dL/dh_t is what a small change added to h_t does to L; perturb the state at step t by
+    # running the sequence in two pieces and nudging the state between them.
+    X, params, dY = _setup()
+    dH = analysis.state_gradients(X, params, dY)
+    N, T, H = dY.shape
+    eps = 1e-6
+    for t in (0, 2, T - 1):
+        Y1, h_t, _ = rnn.forward(X[:, : t + 1], None, params)
+        numeric = np.empty((N, H))
+        for n in range(N):
+            for j in range(H):
+                vals = []
+                for sign in (+1, -1):
+                    h = h_t.copy()
+                    h[n, j] += sign * eps
+                    Y_head = Y1.copy()
+                    Y_head[:, -1] = h
+                    if t + 1 < T:
+                        Y2, _, _ = rnn.forward(X[:, t + 1 :], h, params)
+                        Y = np.concatenate([Y_head, Y2], axis=1)
+                    else:
+                        Y = Y_head
+                    vals.append((Y * dY).sum())
+                numeric[n, j] = (vals[0] - vals[1]) / (2 * eps)
+        np.testing.assert_allclose(dH[:, t], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_state_gradients_first_step_backpropagates_to_state0_like_rnn_backward():
+    X, params, dY = _setup(seed=1)
+    dH = analysis.state_gradients(X, params, dY)
+    _, _, cache = rnn.forward(X, None, params)
+    _, dstate0, _ = rnn.backward(dY, None, cache)
+    # h_0 -> h_1 is one step: dL/dh_0 = (dH[:, 0] * (1 - h_1^2)) @ W_h.T
+    Y, _, _ = rnn.forward(X, None, params)
+    D = X.shape[2]
+    expected = (dH[:, 0] * (1 - Y[:, 0] ** 2)) @ params["W"][D:].T
+    np.testing.assert_allclose(dstate0, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_state_gradients_last_step_is_the_output_gradient():
+    X, params, dY = _setup(seed=2)
+    dH = analysis.state_gradients(X, params, dY)
+    np.testing.assert_array_equal(dH[:, -1], dY[:, -1])
+
+
+def test_state_gradients_rejects_wrong_dY_shape():
+    X, params, dY = _setup()
+    with pytest.raises(ValueError, match=r"dY: expected shape \(N, T, H\)"):
+        analysis.state_gradients(X, params, dY[:, :-1])
+
+
+def test_set_spectral_radius():
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(5, 5))
+    for radius in (0.5, 1.0, 2.5):
+        scaled = analysis.set_spectral_radius(W, radius)
+        assert analysis.spectral_radius(scaled) == pytest.approx(radius, rel=1e-12)
+    assert analysis.set_spectral_radius(W.astype(np.float32), 1.0).dtype == np.float32
+
+
+def test_spectral_radius_errors():
+    with pytest.raises(ValueError, match="square"):
+        analysis.spectral_radius(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="radius"):
+        analysis.set_spectral_radius(np.eye(2), -1.0)
+    with pytest.raises(ValueError, match="eigenvalues are zero"):
+        analysis.set_spectral_radius(np.array([[0.0, 1.0], [0.0, 0.0]]), 1.0)
+
+
+def test_one_unit_forward_matches_the_recursion_and_broadcasts():
+    xs = analysis.one_unit_forward(2.0, -1.0, x0=0.5, steps=3)
+    x = 0.5
+    for t in range(1, 4):
+        x = 2.0 * (1 / (1 + np.exp(-x))) - 1.0
+        assert xs[t] == pytest.approx(x, rel=1e-14)
+    w, b = np.meshgrid(np.linspace(-5, 5, 4), np.linspace(-3, 3, 3))
+    assert analysis.one_unit_forward(w, b, steps=7).shape == (8, 3, 4)
+
+
+def test_one_unit_gradients_match_finite_differences():
+    w = np.array([-3.0, 1.0, 5.0, 9.0])
+    b = np.array([1.0, -0.5, -2.0, -4.5])
+    loss, dw, db = analysis.one_unit_loss_and_grads(w, b, steps=20)
+    eps = 1e-6
+    lw = analysis.one_unit_loss_and_grads(w + eps, b, steps=20)[0]
+    lw_ = analysis.one_unit_loss_and_grads(w - eps, b, steps=20)[0]
+    lb = analysis.one_unit_loss_and_grads(w, b + eps, steps=20)[0]
+    lb_ = analysis.one_unit_loss_and_grads(w, b - eps, steps=20)[0]
+    np.testing.assert_allclose(dw, (lw - lw_) / (2 * eps), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(db, (lb - lb_) / (2 * eps), rtol=1e-5, atol=1e-8)
+    assert loss.shape == (4,)
+
+
+def test_one_unit_steps_must_be_positive():
+    with pytest.raises(ValueError, match="steps"):
+        analysis.one_unit_forward(1.0, 0.0, steps=0)
