@@ -25,7 +25,7 @@ __all__ = [
     "check_params",
     "check_positive_int",
     "format_shape",
-    "infer_sizes",
+    "hidden_size_of",
     "resolve_dtype",
     "resolve_rng",
 ]
@@ -183,43 +183,65 @@ def check_params(params, expected, dtype, *, hint=""):
     return params
 
 
-def infer_sizes(params, num_blocks, block_names, hint=""):
-    """Read the input size D and hidden size H off a cell's weight ``params["W"]``.
+def hidden_size_of(params, D, blocks, source="X", alternatives=()):
+    """Read the hidden size H off a cell's weight ``params["W"]``, given the input size D.
 
-    Every cell's weight has shape ``(D + H, G*H)`` for its G column blocks, so H is the
-    number of columns divided by G and D the rest of the rows.
+    Every cell's weight has shape ``(D + H, G*H)``: D input rows then H recurrent rows, and
+    G column blocks (one per gate) of width H. The inputs fix D, so H is the rest of the
+    rows, and the columns must then be G*H.
 
     Parameters
     ----------
     params : dict of str to numpy.ndarray
         Must hold a 2-d float array ``"W"``.
-    num_blocks : int
-        G, the number of column blocks (1 for the RNN, 4 or 3 for the LSTM, 3 for the GRU).
-    block_names : str
-        The blocks for the message, e.g. ``"f, i, a, o"``.
-    hint : str, optional
-        Appended to the message when the number of columns does not fit, e.g. a pointer to
-        the option (``forget_gate=False``) that would.
+    D : int
+        Input size, from the input array.
+    blocks : tuple of str
+        The column blocks, e.g. ``("f", "i", "a", "o")``; G is its length.
+    source : str, default "X"
+        Name of the input argument D was read from, for the message.
+    alternatives : sequence of (tuple of str, str)
+        Other block layouts that an option of the cell would select, each with the advice to
+        give when ``W`` fits it instead, e.g. ``(("i", "a", "o"), "pass forget_gate=False")``.
 
     Returns
     -------
-    D, H : int
+    H : int
+
+    Raises
+    ------
+    ValueError
+        If ``params`` is not a dict, lacks ``"W"``, or ``W`` does not have the shape
+        ``(D + H, G*H)`` for any H >= 1.
     """
     if not isinstance(params, dict):
         raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
     if "W" not in params:
         raise ValueError(f"params: missing key 'W' (got keys {sorted(params)})")
-    W = check_array("params['W']", params["W"], ndim=2, dims="D+H, G*H", finite=False)
+    G = len(blocks)
+    dims = "D+H, H" if G == 1 else f"D+H, {G}H"
+    W = check_array("params['W']", params["W"], ndim=2, dims=dims, finite=False)
     rows, cols = W.shape
-    dims = "D+H, H" if num_blocks == 1 else f"D+H, {num_blocks}H"
-    if cols == 0 or cols % num_blocks or rows <= cols // num_blocks:
+    H = rows - D
+    if H >= 1 and cols == G * H:
+        return H
+    for other, advice in alternatives:
+        if H >= 1 and cols == len(other) * H:
+            raise ValueError(
+                f"params['W']: expected shape ({dims}) = ({rows}, {G * H}) for D = {D} "
+                f"(from {source}) and blocks {', '.join(blocks)}, got {W.shape}, which fits "
+                f"blocks {', '.join(other)}: {advice}"
+            )
+    if H < 1:
         raise ValueError(
-            f"params['W']: expected shape ({dims}) with {num_blocks} column block(s) "
-            f"[{block_names}] of width H >= 1 and D >= 1 input rows, got {W.shape}"
-            + (f". {hint}" if hint else "")
+            f"params['W']: expected shape ({dims}) with D = {D} (from {source}) and H >= 1, "
+            f"so more than {D} rows, got {W.shape}"
         )
-    H = cols // num_blocks
-    return rows - H, H
+    raise ValueError(
+        f"params['W']: expected shape ({dims}) = ({rows}, {G * H}) for D = {D} (from "
+        f"{source}) and H = {H} (the remaining rows), blocks {', '.join(blocks)}, "
+        f"got {W.shape}"
+    )
 
 
 def check_positive_int(name, value):

@@ -45,9 +45,10 @@ import numpy as np
 
 from rnnlib._validate import (
     check_array,
+    check_finite,
     check_params,
     check_positive_int,
-    infer_sizes,
+    hidden_size_of,
     resolve_dtype,
     resolve_rng,
 )
@@ -89,11 +90,11 @@ def init_params(input_size, hidden_size, *, rng=None, dtype=np.float64):
     }
 
 
-def _check_params(params, dtype):
-    """Return (D, H) after checking ``params`` against each other and ``dtype``."""
-    D, H = infer_sizes(params, 1, "h")
+def _check_params(params, D, dtype, source):
+    """Check ``params`` against the input size D and dtype of ``source``; return H."""
+    H = hidden_size_of(params, D, GATES, source)
     check_params(params, {"W": ((D + H, H), "D+H, H"), "b": ((H,), "H")}, dtype)
-    return D, H
+    return H
 
 
 def step_forward(x, state, params):
@@ -123,9 +124,9 @@ def step_forward(x, state, params):
     vector is our ``W.T``.
     """
     x = check_array("x", x, ndim=2, dims="N, D", finite=False)
-    D, H = _check_params(params, x.dtype)
-    x = check_array("x", x, shape=(None, D), dims="N, D")
-    N = x.shape[0]
+    N, D = x.shape
+    H = _check_params(params, D, x.dtype, "x")
+    check_finite("x", x)
     if state is None:
         state = np.zeros((N, H), dtype=x.dtype)
     h_prev = check_array("state", state, shape=(N, H), dtype=x.dtype, dims="N, H")
@@ -202,9 +203,9 @@ def forward(X, state0, params):
     calling :func:`step_forward` T times (the tests check this).
     """
     X = check_array("X", X, ndim=3, dims="N, T, D", finite=False)
-    D, H = _check_params(params, X.dtype)
-    X = check_array("X", X, shape=(None, None, D), dims="N, T, D")
-    N, T, _ = X.shape
+    N, T, D = X.shape
+    H = _check_params(params, D, X.dtype, "X")
+    check_finite("X", X)
     if state0 is None:
         state0 = np.zeros((N, H), dtype=X.dtype)
     h0 = check_array("state0", state0, shape=(N, H), dtype=X.dtype, dims="N, H")
