@@ -1,0 +1,42 @@
+"""Automatic checks for the book's exercises.
+
+Each code exercise has one check here, named after the exercise (``rnn_step_forward``,
+``lstm_step_backward``...). Call it with your function::
+
+    from rnnlib import checks
+    checks.rnn_step_forward(my_rnn_step_forward)
+
+It runs your function on a few test cases, compares the answers with rnnlib's, and prints a
+short verdict: what is wrong (shape, dtype, the first wrong entry) and, for the usual
+mistakes, which one it looks like and how to fix it. It returns a result that is truthy only
+when every case passed, and it never raises because of your code.
+
+For authors: the checks of a chapter live in ``rnnlib/checks/<chapter>.py`` (``sequences``,
+``rnn``, ``lstm``, ``gru``, ``multilayer``), built with the helpers of
+:mod:`rnnlib.checks._core` (``run_check``, ``compare``, ``Case``, ``Mistake``,
+``check_value``). A chapter adds its module by adding one explicit import line below,
+``from rnnlib.checks.<chapter> import <check>, ...``, and the same names to ``__all__``;
+imports are plain (no try/except), so a broken chapter module fails loudly at import time.
+Tests go in ``tests/test_checks_<chapter>.py``.
+"""
+
+from rnnlib.checks._core import (
+    Case,
+    CheckResult,
+    Comparison,
+    Mistake,
+    check_value,
+    compare,
+    run_check,
+)
+
+__all__ = [
+    # helpers for writing checks
+    "Case",
+    "CheckResult",
+    "Comparison",
+    "Mistake",
+    "check_value",
+    "compare",
+    "run_check",
+]
