@@ -29,6 +29,12 @@ from rnnlib.checks._core import (
     compare,
     run_check,
 )
+from rnnlib.checks.rnn import (
+    rnn_clip_grad_norm,
+    rnn_step_backward,
+    rnn_step_forward,
+    rnn_truncated_bptt,
+)
 
 __all__ = [
     # helpers for writing checks
@@ -39,4 +45,9 @@ __all__ = [
     "check_value",
     "compare",
     "run_check",
+    # the basic RNN
+    "rnn_clip_grad_norm",
+    "rnn_step_backward",
+    "rnn_step_forward",
+    "rnn_truncated_bptt",
 ]
