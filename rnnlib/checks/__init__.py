@@ -29,6 +29,19 @@ from rnnlib.checks._core import (
     compare,
     run_check,
 )
+from rnnlib.checks.gru import (
+    gru_no_reset_step,
+    gru_parameter_count,
+    gru_pytorch_to_cho,
+    gru_step_forward,
+    gru_update_gate_backward,
+)
+from rnnlib.checks.lstm import (
+    lstm_coupled_step_forward,
+    lstm_peephole_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 from rnnlib.checks.rnn import (
     rnn_clip_grad_norm,
     rnn_step_backward,
@@ -50,4 +63,15 @@ __all__ = [
     "rnn_step_backward",
     "rnn_step_forward",
     "rnn_truncated_bptt",
+    # the LSTM
+    "lstm_coupled_step_forward",
+    "lstm_peephole_step_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
+    # the GRU
+    "gru_no_reset_step",
+    "gru_parameter_count",
+    "gru_pytorch_to_cho",
+    "gru_step_forward",
+    "gru_update_gate_backward",
 ]
