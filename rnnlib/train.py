@@ -1,0 +1,170 @@
+"""A small training loop: batches in, optimiser steps, a history out.
+
+:func:`fit` does what every experiment in the book does by hand otherwise: draw a batch,
+compute the loss and its gradients, optionally clip them, take an optimiser step, and
+record the loss and the gradient norm, with a progress bar (``tqdm.auto``, which shows a
+widget in Jupyter and text in a terminal). It works with :class:`rnnlib.layers.SequenceModel`
+and with any object that has a ``params`` dict and a ``loss_and_grads(X, targets, loss=,
+mask=, last_only=)`` method returning ``(loss, grads)``.
+"""
+
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rnnlib._validate import check_positive_int, resolve_rng
+from rnnlib.optim import clip_grad_norm, global_norm
+
+__all__ = ["fit"]
+
+
+def _batch_source(batches, rng):
+    """Turn ``batches`` (a callable of rng, or an iterable) into a function of the step."""
+    if callable(batches):
+        return lambda step: batches(rng)
+    try:
+        iterator = iter(batches)
+    except TypeError:
+        raise ValueError(
+            f"batches: expected a callable rng -> (X, Y[, mask]) or an iterable of such "
+            f"tuples, got {type(batches).__name__}"
+        ) from None
+
+    def next_batch(step):
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise ValueError(
+                f"batches: the iterable ran out after {step - 1} batches; give at least "
+                f"`steps` batches, or a callable"
+            ) from None
+
+    return next_batch
+
+
+def _unpack(batch, step):
+    """Split a batch into (X, targets, mask)."""
+    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+        got = f"length {len(batch)}" if isinstance(batch, (tuple, list)) else type(
+            batch).__name__
+        raise ValueError(f"batches: expected (X, targets) or (X, targets, mask) at step {step}, "
+                         f"got {got}")
+    X, targets = batch[0], batch[1]
+    mask = batch[2] if len(batch) == 3 else None
+    return X, targets, mask
+
+
+def fit(model, batches, optimizer, steps, clip=None, progress=True, callback=None,
+        eval_every=100, *, loss="mse", last_only=False, rng=None, description="training"):
+    """Train ``model`` for ``steps`` optimiser steps.
+
+    Parameters
+    ----------
+    model : SequenceModel or similar
+        Anything with a ``params`` dict and ``loss_and_grads(X, targets, loss=..., mask=...,
+        last_only=...) -> (loss, grads)``.
+    batches : callable or iterable
+        Either a function ``batches(rng) -> (X, targets)`` or ``(X, targets, mask)``, called
+        once per step with the generator ``rng`` (e.g.
+        ``lambda rng: rnnlib.data.adding_problem(32, 50, rng=rng)``), or an iterable that
+        yields such tuples (at least ``steps`` of them). To train on one fixed batch, pass
+        ``itertools.repeat((X, Y))``.
+    optimizer : SGD, Adam or similar
+        Anything with ``step(params, grads)``.
+    steps : int
+        Number of optimiser steps.
+    clip : float, optional
+        Clip the global gradient norm to this value before every step
+        (:func:`rnnlib.optim.clip_grad_norm`); None for no clipping.
+    progress : bool, default True
+        Show a progress bar with the current loss.
+    callback : callable, optional
+        ``callback(model, step)``, called before the first step (``step=0``), after every
+        ``eval_every`` steps, and after the last step; whatever it returns is recorded (for
+        example a validation loss or an accuracy). A number is also shown in the progress
+        bar.
+    eval_every : int, default 100
+        How often ``callback`` is called, in steps.
+    loss : {"mse", "cross_entropy"}, default "mse"
+        Passed to ``model.loss_and_grads``.
+    last_only : bool, default False
+        Passed to ``model.loss_and_grads`` (many-to-one tasks).
+    rng : numpy.random.Generator, int or None
+        The generator passed to a callable ``batches``; a seed makes the run reproducible.
+    description : str, default "training"
+        Label of the progress bar.
+
+    Returns
+    -------
+    history : dict
+        ``"loss"``: numpy.ndarray (steps,), the training loss at every step (on the batch
+        before the update); ``"grad_norm"``: numpy.ndarray (steps,), the global gradient
+        norm at every step, before clipping; ``"callback"``: list of ``(step, result)``
+        pairs; ``"seconds"``: the wall-clock time of the whole run.
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss becomes NaN or inf (the usual sign of a learning rate that is too
+        large, or of exploding gradients without clipping); the message names the step.
+    ValueError
+        For a malformed batch, a mismatch between the model and the data, or an iterable
+        that runs out.
+
+    Examples
+    --------
+    >>> model = SequenceModel("lstm", 2, 16, 1, rng=0)
+    >>> history = fit(model, lambda rng: data.adding_problem(32, 30, rng=rng), Adam(1e-2),
+    ...               300, clip=1.0, last_only=True, rng=1)
+    >>> history["loss"][-20:].mean()  # doctest: +SKIP
+    """
+    steps = check_positive_int("steps", steps)
+    eval_every = check_positive_int("eval_every", eval_every)
+    if clip is not None and (not np.isfinite(clip) or clip <= 0):
+        raise ValueError(f"clip: expected a positive number or None, got {clip!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback: expected a callable or None, got {type(callback).__name__}")
+    rng = resolve_rng(rng)
+    next_batch = _batch_source(batches, rng)
+    losses = np.empty(steps)
+    grad_norms = np.empty(steps)
+    results = []
+    postfix = {}
+
+    def run_callback(step):
+        result = callback(model, step)
+        results.append((step, result))
+        if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
+            postfix["eval"] = f"{float(result):.4g}"
+
+    start = time.perf_counter()
+    if callback is not None:
+        run_callback(0)
+    show_every = max(1, steps // 200)  # refreshing the bar costs time; ~200 updates at most
+    with tqdm(total=steps, desc=description, disable=not progress, leave=True) as bar:
+        for step in range(1, steps + 1):
+            X, targets, mask = _unpack(next_batch(step), step)
+            value, grads = model.loss_and_grads(X, targets, loss=loss, mask=mask,
+                                                last_only=last_only)
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"the loss became {value} at step {step}; lower the learning rate or "
+                    f"clip the gradients (clip=...)"
+                )
+            grad_norms[step - 1] = (global_norm(grads) if clip is None
+                                    else clip_grad_norm(grads, clip))
+            optimizer.step(model.params, grads)
+            losses[step - 1] = value
+            if callback is not None and (step % eval_every == 0 or step == steps):
+                run_callback(step)
+            if step % show_every == 0 or step == steps:
+                postfix["loss"] = f"{value:.4g}"
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(step - bar.n)
+    return {
+        "loss": losses,
+        "grad_norm": grad_norms,
+        "callback": results,
+        "seconds": time.perf_counter() - start,
+    }
