@@ -1,0 +1,173 @@
+"""Tests for rnnlib.optim: hand-computed steps, PyTorch agreement, a quadratic, clipping."""
+
+import numpy as np
+import pytest
+
+from rnnlib.optim import SGD, Adam, clip_grad_norm, global_norm
+
+
+def _quadratic(params, curvature):
+    """f(p) = 1/2 sum_k c_k p_k^2 over all arrays, and its gradient c * p."""
+    loss = 0.5 * sum(float(np.sum(curvature[k] * p**2)) for k, p in params.items())
+    grads = {k: curvature[k] * p for k, p in params.items()}
+    return loss, grads
+
+
+@pytest.fixture
+def quadratic_problem(rng):
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    curvature = {"W": rng.uniform(0.5, 2.0, (3, 4)), "b": rng.uniform(0.5, 2.0, 4)}
+    return params, curvature
+
+
+# ---------------------------------------------------------------------------------------
+# SGD
+# ---------------------------------------------------------------------------------------
+
+
+def test_sgd_first_step_by_hand():
+    params = {"w": np.array([1.0, -2.0])}
+    SGD(lr=0.1).step(params, {"w": np.array([0.5, 4.0])})
+    np.testing.assert_allclose(params["w"], [1.0 - 0.05, -2.0 - 0.4])
+
+
+def test_sgd_momentum_two_steps_by_hand():
+    w = np.array([1.0])
+    params = {"w": w}
+    opt = SGD(lr=0.1, momentum=0.9)
+    opt.step(params, {"w": np.array([2.0])})  # v = 2, w = 1 - 0.2 = 0.8
+    opt.step(params, {"w": np.array([1.0])})  # v = 0.9 * 2 + 1 = 2.8, w = 0.8 - 0.28
+    np.testing.assert_allclose(params["w"], [0.52])
+    assert params["w"] is w  # updated in place
+
+
+def test_adam_first_two_steps_by_hand():
+    lr, (b1, b2), eps = 0.01, (0.9, 0.999), 1e-8
+    params = {"w": np.array([1.0, 1.0])}
+    opt = Adam(lr=lr, betas=(b1, b2), eps=eps)
+    g1, g2 = np.array([3.0, -1e-3]), np.array([1.0, 2.0])
+    opt.step(params, {"w": g1})
+    # Bias correction: m_hat = g1 and v_hat = g1^2, so each entry moves by lr (sign of g).
+    np.testing.assert_allclose(params["w"], 1.0 - lr * g1 / (np.abs(g1) + eps), rtol=1e-12)
+    after_first = params["w"].copy()
+    opt.step(params, {"w": g2})
+    m = b1 * (1 - b1) * g1 + (1 - b1) * g2
+    v = b2 * (1 - b2) * g1**2 + (1 - b2) * g2**2
+    m_hat, v_hat = m / (1 - b1**2), v / (1 - b2**2)
+    np.testing.assert_allclose(params["w"], after_first - lr * m_hat / (np.sqrt(v_hat) + eps),
+                               rtol=1e-12)
+    assert opt.t == 2
+
+
+@pytest.mark.parametrize("make", [
+    lambda torch, p: (SGD(0.05, momentum=0.9), torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    lambda torch, p: (Adam(0.01), torch.optim.Adam(p, lr=0.01)),
+], ids=["sgd-momentum", "adam"])
+def test_optimisers_match_torch_over_ten_steps(rng, torch, quadratic_problem, make):
+    params, curvature = quadratic_problem
+    twins = [torch.tensor(p.copy(), requires_grad=True) for p in params.values()]
+    ours, theirs = make(torch, twins)
+    for _ in range(10):
+        _, grads = _quadratic(params, curvature)
+        ours.step(params, grads)
+        theirs.zero_grad()
+        loss = sum(0.5 * (torch.tensor(curvature[k]) * t**2).sum()
+                   for k, t in zip(params, twins, strict=True))
+        loss.backward()
+        theirs.step()
+    for p, t in zip(params.values(), twins, strict=True):
+        np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", [SGD(0.3), SGD(0.1, momentum=0.9), Adam(0.05)],
+                         ids=["sgd", "momentum", "adam"])
+def test_optimisers_reduce_a_quadratic(quadratic_problem, optimizer):
+    params, curvature = quadratic_problem
+    start, _ = _quadratic(params, curvature)
+    for _ in range(300):
+        _, grads = _quadratic(params, curvature)
+        optimizer.step(params, grads)
+    end, _ = _quadratic(params, curvature)
+    assert end < 1e-4 * start
+
+
+@pytest.mark.parametrize("optimizer", [SGD(0.1, momentum=0.5), Adam(0.1)])
+def test_float32_stays_float32(optimizer):
+    params = {"w": np.ones(3, np.float32)}
+    optimizer.step(params, {"w": np.full(3, 0.5, np.float32)})
+    assert params["w"].dtype == np.float32
+
+
+@pytest.mark.parametrize("optimizer", [SGD(0.1), Adam()], ids=["sgd", "adam"])
+@pytest.mark.parametrize(
+    "grads, message",
+    [
+        ({"W": np.zeros((2, 2))}, r"grads: expected the same keys as params; missing \['b'\]"),
+        ({"W": np.zeros((2, 2)), "b": np.zeros(2), "c": np.zeros(1)}, r"unexpected \['c'\]"),
+        ({"W": np.zeros((2, 3)), "b": np.zeros(2)}, r"grads\['W'\]: expected shape \(2, 2\)"),
+        ({"W": np.zeros((2, 2), np.float32), "b": np.zeros(2)}, "expected dtype float64"),
+        ({"W": np.full((2, 2), np.nan), "b": np.zeros(2)}, r"grads\['W'\] contains NaN"),
+    ],
+)
+def test_mismatched_grads_are_rejected(optimizer, grads, message):
+    params = {"W": np.zeros((2, 2)), "b": np.zeros(2)}
+    with pytest.raises(ValueError, match=message):
+        optimizer.step(params, grads)
+
+
+def test_adam_refuses_another_model_after_steps():
+    opt = Adam()
+    opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
+    with pytest.raises(ValueError, match="this Adam has moment estimates for keys"):
+        opt.step({"v": np.zeros(2)}, {"v": np.ones(2)})
+    with pytest.raises(ValueError, match=r"params\['w'\]: expected shape \(2,\)"):
+        opt.step({"w": np.zeros(3)}, {"w": np.ones(3)})
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SGD(0.0), "lr: expected a positive"),
+    (lambda: SGD(0.1, momentum=1.0), r"momentum: expected a value in \[0, 1\)"),
+    (lambda: Adam(betas=(0.9, 1.0)), "betas: expected two values"),
+    (lambda: Adam(eps=0.0), "eps: expected a positive"),
+])
+def test_bad_hyperparameters(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# ---------------------------------------------------------------------------------------
+# Clipping
+# ---------------------------------------------------------------------------------------
+
+
+def test_clip_returns_the_norm_before_clipping_and_rescales():
+    grads = {"W": np.array([[3.0, 0.0]]), "b": np.array([4.0])}  # global norm 5
+    W = grads["W"]
+    norm = clip_grad_norm(grads, max_norm=1.0)
+    assert norm == pytest.approx(5.0)
+    assert global_norm(grads) == pytest.approx(1.0)
+    np.testing.assert_allclose(grads["W"], [[0.6, 0.0]])  # same direction, length 1
+    np.testing.assert_allclose(grads["b"], [0.8])
+    assert grads["W"] is W  # in place
+
+
+def test_clip_leaves_small_gradients_alone(rng):
+    grads = {"W": rng.standard_normal((3, 3)) * 0.01}
+    before = grads["W"].copy()
+    norm = clip_grad_norm(grads, max_norm=1.0)
+    assert norm == pytest.approx(np.linalg.norm(before))
+    np.testing.assert_array_equal(grads["W"], before)
+
+
+def test_clip_keeps_float32():
+    grads = {"W": np.full((2, 2), 10.0, np.float32)}
+    clip_grad_norm(grads, 2.0)
+    assert grads["W"].dtype == np.float32
+    assert global_norm(grads) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_clip_reports_nan_and_bad_threshold():
+    with pytest.raises(ValueError, match=r"grads\['b'\] contains NaN or inf"):
+        clip_grad_norm({"W": np.ones(2), "b": np.array([1.0, np.inf])}, 1.0)
+    with pytest.raises(ValueError, match="max_norm: expected a positive number"):
+        clip_grad_norm({"W": np.ones(2)}, 0.0)
