@@ -48,6 +48,7 @@ from rnnlib.checks.rnn import (
     rnn_step_forward,
     rnn_truncated_bptt,
 )
+from rnnlib.checks.sequences import sequences_stack, sequences_unroll
 
 __all__ = [
     # helpers for writing checks
@@ -58,6 +59,9 @@ __all__ = [
     "check_value",
     "compare",
     "run_check",
+    # sequences and recurrence
+    "sequences_stack",
+    "sequences_unroll",
     # the basic RNN
     "rnn_clip_grad_norm",
     "rnn_step_backward",
