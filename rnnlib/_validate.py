@@ -232,6 +232,13 @@ def hidden_size_of(params, D, blocks, source="X", alternatives=()):
                 f"(from {source}) and blocks {', '.join(blocks)}, got {W.shape}, which fits "
                 f"blocks {', '.join(other)}: {advice}"
             )
+    H_w = cols // G  # the hidden size the weight's columns imply
+    if cols % G == 0 and H_w >= 1 and rows - H_w >= 1:
+        # W is a consistent weight on its own, so the input is the likelier culprit.
+        raise ValueError(
+            f"{source}: expected input size D = {rows - H_w} to fit params['W'] of shape "
+            f"{W.shape} = ({dims}) with H = {H_w}, got D = {D}"
+        )
     if H < 1:
         raise ValueError(
             f"params['W']: expected shape ({dims}) with D = {D} (from {source}) and H >= 1, "

@@ -155,7 +155,7 @@ def to_torch(params_list, cell, **options):
                 params,
                 D if layer == 0 else H,
                 dtype,
-                "layer 0's W" if layer == 0 else "the layer below",
+                f"params_list[{layer - 1}] (its H)" if layer else "params_list[0]",
                 *{"rnn": (), "lstm": (True,), "gru": ("pytorch",)}[name],  # the option
             )
         except ValueError as err:

@@ -49,3 +49,35 @@ def torch():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     return torch
+
+
+def run_step_by_step(cell, X, state0, params, dY, dstate_T, **options):
+    """Forward and backward over a sequence with the step functions only.
+
+    The sequence functions use a faster formulation (input projection before the loop,
+    weight gradients after it); this is the slow reference they must agree with.
+
+    Returns
+    -------
+    Y (N, T, H), state_T, dX (N, T, D), dstate0, grads (dict summed over steps)
+    """
+    T = X.shape[1]
+    state, outputs, caches = state0, [], []
+    for t in range(T):
+        h, state, cache = cell.step_forward(X[:, t], state, params, **options)
+        outputs.append(h)
+        caches.append(cache)
+    dstate, dxs, grads = dstate_T, [None] * T, None
+    for t in reversed(range(T)):
+        dxs[t], dstate, step_grads = cell.step_backward(dY[:, t], dstate, caches[t])
+        if grads is None:
+            grads = step_grads
+        else:
+            grads = {key: grads[key] + step_grads[key] for key in grads}
+    return np.stack(outputs, axis=1), state, np.stack(dxs, axis=1), dstate, grads
+
+
+@pytest.fixture
+def step_by_step():
+    """The function ``run_step_by_step(cell, X, state0, params, dY, dstate_T, **options)``."""
+    return run_step_by_step

@@ -103,8 +103,11 @@ def test_hidden_size_of_reads_h_and_explains_misfits():
         hidden_size_of(three, 3, blocks, alternatives=[(("i", "a", "o"), "pass forget_gate=False")])
     with pytest.raises(ValueError, match=re.escape("(D+H, 4H) = (8, 20) for D = 3 (from X)")):
         hidden_size_of(three, 3, blocks)
-    with pytest.raises(ValueError, match="with D = 9 .* H >= 1, so more than 9 rows, got"):
+    # W is consistent on its own (D = 3, H = 5), so the input is named as the culprit.
+    with pytest.raises(ValueError, match=re.escape("X: expected input size D = 3 to fit")):
         hidden_size_of(params, 9, blocks)
+    with pytest.raises(ValueError, match="with D = 9 .* H >= 1, so more than 9 rows, got"):
+        hidden_size_of({"W": np.zeros((9, 7))}, 9, blocks)
     with pytest.raises(ValueError, match="params: missing key 'W'"):
         hidden_size_of({"b": np.zeros(3)}, 3, blocks)
 
