@@ -162,7 +162,8 @@ def to_torch(params_list, cell, **options):
             raise ValueError(f"params_list[{layer}]: {err}") from None
         if params["W"].shape[1] != G * H:
             raise ValueError(
-                f"params_list[{layer}]['W']: expected shape (H+H, {G}H) = ({2 * H}, {G * H}) "
+                f"params_list[{layer}]['W']: expected shape (H+H, {'' if G == 1 else G}H) = "
+                f"({2 * H}, {G * H}) "
                 f"(all layers share H = {H}), got {params['W'].shape}"
             )
 
