@@ -657,6 +657,13 @@ class SequenceModel:
             Same keys, shapes and dtype as :attr:`params`.
         states_T : list
             Only with ``return_states=True``.
+
+        Raises
+        ------
+        ValueError
+            For inputs or targets of the wrong shape or dtype, or holding NaN or inf.
+        FloatingPointError
+            If the loss overflows to inf or NaN.
         """
         if loss not in LOSSES:
             raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
@@ -666,6 +673,11 @@ class SequenceModel:
         features = top[:, -1] if last_only else top  # (N, H) or (N, T, H)
         outputs, dense_cache = dense_forward(features, out_params)
         value, doutputs = LOSSES[loss](outputs, targets, mask)
+        if not np.isfinite(value):  # overflow: backpropagating it would only spread NaN
+            raise FloatingPointError(
+                f"the loss is {value}: the outputs overflowed (are the parameters or the "
+                f"learning rate too large?)"
+            )
         dfeatures, out_grads = dense_backward(doutputs, dense_cache)
         if last_only:
             dtop = np.zeros_like(top)

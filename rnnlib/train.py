@@ -106,8 +106,9 @@ def fit(model, batches, optimizer, steps, clip=None, progress=True, callback=Non
     Raises
     ------
     FloatingPointError
-        If the loss becomes NaN or inf (the usual sign of a learning rate that is too
-        large, or of exploding gradients without clipping); the message names the step.
+        If the loss or a gradient becomes NaN or inf (the usual sign of a learning rate
+        that is too large, or of exploding gradients without clipping); the message names
+        the step.
     ValueError
         For a malformed batch, a mismatch between the model and the data, or an iterable
         that runs out.
@@ -145,15 +146,21 @@ def fit(model, batches, optimizer, steps, clip=None, progress=True, callback=Non
     with tqdm(total=steps, desc=description, disable=not progress, leave=True) as bar:
         for step in range(1, steps + 1):
             X, targets, mask = _unpack(next_batch(step), step)
-            value, grads = model.loss_and_grads(X, targets, loss=loss, mask=mask,
-                                                last_only=last_only)
-            if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"the loss became {value} at step {step}; lower the learning rate or "
-                    f"clip the gradients (clip=...)"
-                )
-            grad_norms[step - 1] = (global_norm(grads) if clip is None
-                                    else clip_grad_norm(grads, clip))
+            # Overflow is reported below, once, as an error that names the step, instead
+            # of as a stream of NumPy warnings.
+            advice = "lower the learning rate or clip the gradients (clip=...)"
+            with np.errstate(over="ignore", invalid="ignore"):
+                try:
+                    value, grads = model.loss_and_grads(X, targets, loss=loss, mask=mask,
+                                                        last_only=last_only)
+                except FloatingPointError as err:
+                    raise FloatingPointError(f"step {step}: {err}; {advice}") from err
+                norm = global_norm(grads)
+            if not (np.isfinite(value) and np.isfinite(norm)):
+                what = f"loss is {value}" if not np.isfinite(value) else (
+                    "gradient holds NaN or inf")
+                raise FloatingPointError(f"step {step}: the {what}; {advice}")
+            grad_norms[step - 1] = norm if clip is None else clip_grad_norm(grads, clip)
             optimizer.step(model.params, grads)
             losses[step - 1] = value
             if callback is not None and (step % eval_every == 0 or step == steps):
