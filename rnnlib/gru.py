@@ -6,9 +6,8 @@ Two GRUs go by the same name. They differ in where the reset gate acts and in wh
 the interpolation the update gate weights; neither can be turned into the other by
 rearranging weights, so rnnlib implements both, chosen with ``convention=``.
 
-The memo's GRU (``convention="cho"``, Cho et al. 2014)
-------------------------------------------------------
-``W`` (D+H, 3H) and ``b`` (3H,) in column blocks r, u, a (width H each):
+**The memo's GRU** (``convention="cho"``, Cho et al. 2014). ``W`` (D+H, 3H) and ``b`` (3H,)
+in column blocks r, u, a (width H each):
 
 .. math::
 
@@ -35,9 +34,8 @@ gradients of the pre-activations, and :math:`W_{h,q}` = ``W[D:]`` restricted to 
     \bar h_{t-1} = \bar h_t \odot (1 - u_t) + \overline{(r h)} \odot r_t
                    + [\bar p_r, \bar p_u] W_{h,ru}^\top         \qquad \text{(gru-backward)}
 
-PyTorch's GRU (``convention="pytorch"``, as ``torch.nn.GRU``)
--------------------------------------------------------------
-``W`` (D+H, 3H) and ``b`` (3H,) in blocks r, z, n, and an extra ``b_hn`` (H,):
+**PyTorch's GRU** (``convention="pytorch"``, as ``torch.nn.GRU``). ``W`` (D+H, 3H) and
+``b`` (3H,) in blocks r, z, n, and an extra ``b_hn`` (H,):
 
 .. math::
 

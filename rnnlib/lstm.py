@@ -2,9 +2,7 @@ r"""The long short-term memory (LSTM) cell: forward and backpropagation through 
 
 Dimension letters: N batch, T time, D input, H hidden. Sequences are batch first.
 
-Equations
----------
-All gates read the same row :math:`z_t = [x_t, h_{t-1}]` (N, D+H), so one product
+**Forward.** All gates read the same row :math:`z_t = [x_t, h_{t-1}]` (N, D+H), so one product
 :math:`z_t W + b` (N, 4H) gives all four pre-activations side by side, in the memo's order
 f, i, a, o (column blocks of width H):
 
@@ -24,8 +22,9 @@ f, i, a, o (column blocks of width H):
 
 ``W`` is (D+H, 4H) and ``b`` (4H,); ``W[:, :H]`` is :math:`W_f`, ``W[:, H:2H]`` is
 :math:`W_i` and so on. The memo writes the state update as :math:`s_t = I_t a_t + s_{t-1}`:
-it defines a forget gate but never uses it. That is exactly the original LSTM of Hochreiter
-and Schmidhuber (1997), before Gers, Schmidhuber and Cummins (2000) added the forget gate.
+it defines a forget gate but never uses it. That is the state update of the original LSTM
+of Hochreiter and Schmidhuber (1997), before Gers, Schmidhuber and Cummins (2000) added the
+forget gate.
 ``forget_gate=False`` gives that cell, with ``W`` (D+H, 3H) and ``b`` (3H,) in blocks i, a, o
 and (lstm-state) replaced by
 

@@ -2,10 +2,8 @@ r"""The basic (Elman) recurrent neural network: forward and backpropagation thro
 
 Dimension letters: N batch, T time, D input, H hidden. Sequences are batch first.
 
-Equations
----------
-At each step the cell reads the input :math:`x_t` (N, D) and its own previous state
-:math:`h_{t-1}` (N, H), side by side in one row :math:`z_t = [x_t, h_{t-1}]` (N, D+H):
+**Forward.** At each step the cell reads the input :math:`x_t` (N, D) and its own previous
+state :math:`h_{t-1}` (N, H), side by side in one row :math:`z_t = [x_t, h_{t-1}]` (N, D+H):
 
 .. math::
 
