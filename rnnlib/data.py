@@ -5,16 +5,16 @@ fresh randomness) and returns NumPy arrays, batch first, so the same seed gives 
 data on every machine. Nothing is downloaded: the tasks are drawn from their definitions,
 and the text in ``rnnlib/data_files/`` was written for this course.
 
-=====================  ==============================  =====================================
-task                   what it tests                   returns
-=====================  ==============================  =====================================
-:func:`sine_wave`      next-step prediction            X (N, T, 1), Y (N, T, 1)
-:func:`adding_problem` a long time lag, many-to-one    X (N, T, 2), y (N, 1)
-:func:`copy_task`      holding symbols over a delay    X (N, T, K+2), targets (N, T), mask
-:func:`embedded_reber` a grammar, a 2-symbol memory    :class:`ReberBatch`
-:func:`reber_stream`   the same without resets         :class:`ReberBatch`
-:func:`char_corpus`    character-level language model  :class:`CharCorpus`
-=====================  ==============================  =====================================
+======================  ==============================  ===================================
+task                    what it tests                   returns
+======================  ==============================  ===================================
+:func:`sine_wave`       next-step prediction            X (N, T, 1), Y (N, T, 1)
+:func:`adding_problem`  a long time lag, many-to-one    X (N, T, 2), y (N, 1)
+:func:`copy_task`       holding symbols over a delay    X (N, T, K+2), targets (N, T), mask
+:func:`embedded_reber`  a grammar, a 2-symbol memory    :class:`ReberBatch`
+:func:`reber_stream`    the same without resets         :class:`ReberBatch`
+:func:`char_corpus`     character-level language model  :class:`CharCorpus`
+======================  ==============================  ===================================
 
 Dimension letters: N batch (number of sequences), T time, K alphabet size, V vocabulary.
 """
