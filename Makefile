@@ -13,8 +13,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Two cores: NumPy's BLAS and torch use both unless told otherwise.
-export OMP_NUM_THREADS ?= 2
+# One BLAS thread per process: the notebooks' matrices are small, the tests run two
+# processes at once on two cores, and OpenBLAS threads that spin while another process
+# wants the core make everything many times slower. `make bench` sets its own.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
@@ -50,7 +54,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab book
 
 student: $(STAMP)
-	$(BIN)/python -m rnnlib.student --out _build/student
+	$(BIN)/python tools/make_student.py --out _build/student
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
