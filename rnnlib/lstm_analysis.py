@@ -5,17 +5,34 @@ r"""Measurements and pictures for the LSTM chapter.
 - :func:`gradient_norm_by_lag`: how strongly a loss on the last output depends on the input
   k steps earlier, for any rnnlib cell (the constant-error-carousel measurement, book
   equations ``lstm-rnn-product`` and ``lstm-carousel``);
-- :func:`draw_cell_diagram`: the LSTM unrolled over a few steps, drawn with matplotlib.
+- :func:`draw_cell_diagram`: the LSTM unrolled over a few steps, drawn with matplotlib;
+- the two Reber-grammar experiments of the chapter's second page:
+  :func:`reber_train_test_sets`, :func:`fraction_solved` and :func:`train_until_solved`
+  (Experiment 1 of Hochreiter and Schmidhuber 1997, with the paper's success criterion), and
+  :func:`train_on_stream`, :func:`run_stream` and :func:`long_lag_steps` (the continual
+  stream of Gers, Schmidhuber and Cummins 2000).
 
-Dimension letters: N batch, T time, D input, H hidden.
+Dimension letters: N batch, T time, D input, H hidden, V outputs.
 """
+
+import time
 
 import numpy as np
 
-from rnnlib import lstm
-from rnnlib._validate import check_array, check_positive_int
+from rnnlib import data, layers, lstm, optim
+from rnnlib._validate import check_array, check_positive_int, resolve_rng
 
-__all__ = ["draw_cell_diagram", "gate_trace", "gradient_norm_by_lag"]
+__all__ = [
+    "draw_cell_diagram",
+    "fraction_solved",
+    "gate_trace",
+    "gradient_norm_by_lag",
+    "long_lag_steps",
+    "reber_train_test_sets",
+    "run_stream",
+    "train_on_stream",
+    "train_until_solved",
+]
 
 
 def gate_trace(X, params, state0=None, *, forget_gate=True):
@@ -213,3 +230,233 @@ def draw_cell_diagram(steps=3, *, ax=None):
     ax.set_aspect("equal")
     ax.axis("off")
     return fig
+
+
+# --------------------------------------------------------------------------------------
+# Embedded Reber grammar (Hochreiter and Schmidhuber 1997, Experiment 1)
+# --------------------------------------------------------------------------------------
+
+
+def reber_train_test_sets(n_train=256, n_test=256, *, rng=None):
+    """Distinct embedded Reber strings for training and testing, as in the 1997 paper.
+
+    Parameters
+    ----------
+    n_train, n_test : int, default 256
+        How many different strings each set holds (the paper used 256 and 256).
+    rng : numpy.random.Generator, int or None
+        Random generator or seed.
+
+    Returns
+    -------
+    train, test : data.ReberBatch
+        Each encoded with :func:`rnnlib.data.reber_batch`; no test string is also a
+        training string, and no string appears twice in a set.
+    """
+    n_train = check_positive_int("n_train", n_train)
+    n_test = check_positive_int("n_test", n_test)
+    rng = resolve_rng(rng)
+    train, test = [], []
+    seen = set()
+    while len(train) < n_train:
+        string = data.embedded_reber_string(rng)
+        if string not in seen:
+            seen.add(string)
+            train.append(string)
+    while len(test) < n_test:
+        string = data.embedded_reber_string(rng)
+        if string not in seen:
+            seen.add(string)
+            test.append(string)
+    return data.reber_batch(train), data.reber_batch(test)
+
+
+def fraction_solved(model, batch):
+    """Fraction of strings whose every step meets the criterion of the 1997 paper.
+
+    Parameters
+    ----------
+    model : rnnlib.layers.SequenceModel
+        A next-symbol model with 7 inputs and 7 outputs.
+    batch : data.ReberBatch
+        ``X`` (N, T, 7), ``legal`` (N, T, 7), ``mask`` (N, T).
+
+    Returns
+    -------
+    float
+        The fraction of the N strings for which, at every step, the outputs of all legal next
+        symbols are larger than the outputs of all other symbols
+        (:func:`rnnlib.data.reber_step_correct`).
+    """
+    outputs = model.forward(batch.X)  # (N, T, 7)
+    correct = data.reber_step_correct(outputs, batch.legal) | ~batch.mask  # (N, T)
+    return float(correct.all(axis=1).mean())
+
+
+def train_until_solved(model, train, test, *, optimizer, max_sequences, batch_size=32,
+                       eval_every=25, rng=None):
+    """Train a next-symbol model on Reber strings until it meets the paper's criterion.
+
+    Every step draws ``batch_size`` different strings from the training set, takes one
+    optimiser step on the masked cross-entropy of the next symbol, and every ``eval_every``
+    steps checks the success criterion of Hochreiter and Schmidhuber (1997, Experiment 1) on
+    the whole training set *and* the whole test set. Training stops at the first check where
+    every string of both sets is predicted correctly, or when ``max_sequences`` training
+    strings have been presented.
+
+    Parameters
+    ----------
+    model : rnnlib.layers.SequenceModel
+        7 inputs, 7 outputs.
+    train, test : data.ReberBatch
+        From :func:`reber_train_test_sets`.
+    optimizer : rnnlib.optim.SGD or rnnlib.optim.Adam
+        Updates ``model.params`` in place.
+    max_sequences : int
+        The budget: training strings presented before giving up.
+    batch_size : int, default 32
+        Strings per optimiser step.
+    eval_every : int, default 25
+        Optimiser steps between two checks of the criterion.
+    rng : numpy.random.Generator, int or None
+        Chooses the strings of each batch.
+
+    Returns
+    -------
+    dict
+        ``"solved"`` (bool); ``"sequences"``: training strings presented until the check
+        that found the task solved (None if it never was); ``"curve"``: list of
+        ``(sequences, fraction of training strings solved, fraction of test strings
+        solved)`` at every check; ``"seconds"``: wall-clock time.
+    """
+    max_sequences = check_positive_int("max_sequences", max_sequences)
+    batch_size = check_positive_int("batch_size", batch_size)
+    eval_every = check_positive_int("eval_every", eval_every)
+    rng = resolve_rng(rng)
+    lengths = train.mask.sum(axis=1)  # (N_train,)
+    start = time.perf_counter()
+    curve = []
+    step = 0
+    while step * batch_size < max_sequences:
+        rows = rng.choice(len(lengths), batch_size, replace=False)
+        T = int(lengths[rows].max())  # trim the padding this batch does not need
+        _, grads = model.loss_and_grads(train.X[rows, :T], train.targets[rows, :T],
+                                        loss="cross_entropy", mask=train.mask[rows, :T])
+        optimizer.step(model.params, grads)
+        step += 1
+        if step % eval_every == 0:
+            on_train, on_test = fraction_solved(model, train), fraction_solved(model, test)
+            curve.append((step * batch_size, on_train, on_test))
+            if on_train == 1.0 and on_test == 1.0:
+                return {"solved": True, "sequences": step * batch_size, "curve": curve,
+                        "seconds": time.perf_counter() - start}
+    return {"solved": False, "sequences": None, "curve": curve,
+            "seconds": time.perf_counter() - start}
+
+
+# --------------------------------------------------------------------------------------
+# Continual embedded Reber stream (Gers, Schmidhuber and Cummins 2000)
+# --------------------------------------------------------------------------------------
+
+
+def train_on_stream(model, stream, *, optimizer, chunk=40, clip=1.0, log_every=100):
+    """Truncated backpropagation through time over a stream that is never reset.
+
+    The stream is cut into consecutive chunks of ``chunk`` steps; each chunk starts from the
+    final state of the previous one (so the network's state is never reset, as in the
+    continual task), and the gradient stops at the chunk boundary.
+
+    Parameters
+    ----------
+    model : rnnlib.layers.SequenceModel
+        A one-layer LSTM next-symbol model with 7 inputs and 7 outputs.
+    stream : data.ReberBatch
+        From :func:`rnnlib.data.reber_stream`: ``X`` (N, T, 7) and ``targets`` (N, T).
+    optimizer : rnnlib.optim.SGD or rnnlib.optim.Adam
+    chunk : int, default 40
+        Steps per chunk; ``T // chunk`` optimiser steps are taken.
+    clip : float or None, default 1.0
+        Global gradient-norm clipping.
+    log_every : int, default 100
+        Optimiser steps between two log entries.
+
+    Returns
+    -------
+    dict of lists
+        ``"symbols"``: stream position (symbols read per stream) at each log entry;
+        ``"loss"``: mean training loss since the previous entry; ``"mean_abs_state"``: the
+        mean of :math:`|s|` over units and streams at that position.
+    """
+    chunk = check_positive_int("chunk", chunk)
+    log_every = check_positive_int("log_every", log_every)
+    T = stream.X.shape[1]
+    if T < chunk:
+        raise ValueError(f"stream: expected at least chunk = {chunk} steps, got T = {T}")
+    log = {"symbols": [], "loss": [], "mean_abs_state": []}
+    states, losses = None, []
+    for number in range(T // chunk):
+        part = slice(number * chunk, (number + 1) * chunk)
+        loss, grads, states = model.loss_and_grads(
+            stream.X[:, part], stream.targets[:, part], loss="cross_entropy",
+            states0=states, return_states=True)
+        if clip is not None:
+            optim.clip_grad_norm(grads, clip)
+        optimizer.step(model.params, grads)
+        losses.append(loss)
+        if (number + 1) % log_every == 0:
+            log["symbols"].append((number + 1) * chunk)
+            log["loss"].append(float(np.mean(losses)))
+            log["mean_abs_state"].append(float(np.abs(states[0][1]).mean()))
+            losses = []
+    return log
+
+
+def run_stream(model, X, *, forget_gate=True):
+    """Run a one-layer LSTM model over a whole stream, keeping every gate and state.
+
+    Parameters
+    ----------
+    model : rnnlib.layers.SequenceModel
+        One LSTM layer and an output layer.
+    X : numpy.ndarray, shape (N, T, D)
+        The input stream, from a zero initial state.
+    forget_gate : bool, default True
+        Whether the model's cell has a forget gate.
+
+    Returns
+    -------
+    outputs : numpy.ndarray, shape (N, T, V)
+        The output layer's values (logits) at every step.
+    trace : dict of numpy.ndarray, each (N, T, H)
+        As from :func:`gate_trace`.
+    """
+    trace = gate_trace(X, model.layer_params(0), forget_gate=forget_gate)
+    outputs, _ = layers.dense_forward(trace["h"], {"W": model.params["out.W"],
+                                                   "b": model.params["out.b"]})
+    return outputs, trace
+
+
+def long_lag_steps(batch):
+    """The steps where the next symbol depends on the second symbol of the string.
+
+    In the embedded Reber grammar, after the inner string's final ``E`` the next symbol must
+    repeat the string's second symbol (T or P). These are the only steps that need memory
+    across the whole inner string.
+
+    Parameters
+    ----------
+    batch : data.ReberBatch
+        ``X`` (N, T, 7) and ``legal`` (N, T, 7).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (N, T)
+        True at the steps whose input is an ``E`` and whose only legal next symbol is T or
+        P.
+    """
+    symbols = data.REBER_SYMBOLS
+    reads_e = batch.X[..., symbols.index("E")] == 1  # (N, T)
+    legal = batch.legal
+    only_t = legal[..., symbols.index("T")] & (legal.sum(axis=-1) == 1)
+    only_p = legal[..., symbols.index("P")] & (legal.sum(axis=-1) == 1)
+    return reads_e & (only_t | only_p)

@@ -77,3 +77,90 @@ def test_draw_cell_diagram_returns_a_figure_and_checks_steps():
     plt.close(fig)
     with pytest.raises(ValueError, match="steps"):
         lstm_analysis.draw_cell_diagram(steps=7)
+
+
+# ------------------------------------------------------------------ Reber experiments
+
+
+def test_reber_train_test_sets_are_distinct_and_encoded():
+    from rnnlib import data
+
+    train, test = lstm_analysis.reber_train_test_sets(20, 15, rng=0)
+    assert len(train.strings) == 20 and len(test.strings) == 15
+    assert len(set(train.strings)) == 20 and len(set(test.strings)) == 15
+    assert not set(train.strings) & set(test.strings)
+    assert train.X.shape[0] == 20 and train.X.shape[2] == len(data.REBER_SYMBOLS)
+
+
+class _Oracle:
+    """A 'model' whose outputs are the legal-next sets themselves (always correct)."""
+
+    def __init__(self, batch, spoil=None):
+        self.batch, self.spoil = batch, spoil
+
+    def forward(self, X):
+        outputs = self.batch.legal.astype(float)
+        if self.spoil is not None:
+            outputs = outputs.copy()
+            outputs[self.spoil] = 1 - outputs[self.spoil]
+        return outputs
+
+
+def test_fraction_solved_uses_the_paper_criterion():
+    train, _ = lstm_analysis.reber_train_test_sets(8, 1, rng=1)
+    assert lstm_analysis.fraction_solved(_Oracle(train), train) == 1.0
+    # one wrong step in string 3 makes exactly that string fail
+    assert lstm_analysis.fraction_solved(_Oracle(train, spoil=(3, 2)), train) == 7 / 8
+
+
+def test_train_until_solved_respects_the_budget():
+    from rnnlib import optim
+    from rnnlib.layers import SequenceModel
+
+    train, test = lstm_analysis.reber_train_test_sets(16, 16, rng=2)
+    model = SequenceModel("lstm", 7, 3, 7, rng=0)
+    result = lstm_analysis.train_until_solved(model, train, test, optimizer=optim.Adam(0.01),
+                                              max_sequences=64, batch_size=8, eval_every=4,
+                                              rng=0)
+    assert result["solved"] is False and result["sequences"] is None
+    assert [point[0] for point in result["curve"]] == [32, 64]
+    for _, on_train, on_test in result["curve"]:
+        assert 0.0 <= on_train <= 1.0 and 0.0 <= on_test <= 1.0
+
+
+@pytest.mark.parametrize("forget_gate", [True, False])
+def test_train_on_stream_carries_the_state_and_logs(forget_gate):
+    from rnnlib import data, optim
+    from rnnlib.layers import SequenceModel
+
+    stream = data.reber_stream(2, 60, rng=3)
+    model = SequenceModel("lstm", 7, 4, 7, rng=0, forget_gate=forget_gate)
+    log = lstm_analysis.train_on_stream(model, stream, optimizer=optim.Adam(0.01), chunk=10,
+                                        log_every=2)
+    assert log["symbols"] == [20, 40, 60]
+    assert len(log["loss"]) == len(log["mean_abs_state"]) == 3
+    assert all(np.isfinite(log["loss"]))
+    with pytest.raises(ValueError, match="chunk"):
+        lstm_analysis.train_on_stream(model, stream, optimizer=optim.Adam(0.01), chunk=100)
+
+
+def test_run_stream_matches_the_model_forward():
+    from rnnlib import data
+    from rnnlib.layers import SequenceModel
+
+    stream = data.reber_stream(2, 30, rng=4)
+    for forget_gate in (True, False):
+        model = SequenceModel("lstm", 7, 5, 7, rng=1, forget_gate=forget_gate)
+        outputs, trace = lstm_analysis.run_stream(model, stream.X, forget_gate=forget_gate)
+        assert np.allclose(outputs, model.forward(stream.X))
+        assert trace["s"].shape == (2, 30, 5)
+
+
+def test_long_lag_steps_mark_one_step_per_complete_string():
+    from rnnlib import data
+
+    batch = data.reber_batch(["BTBTXSETE", "BPBPVVEPE"])
+    marked = lstm_analysis.long_lag_steps(batch)
+    # the step reading the inner E (index 6), whose next symbol repeats the branch symbol
+    assert marked.sum(axis=1).tolist() == [1, 1]
+    assert marked[0, 6] and marked[1, 6]
