@@ -35,6 +35,12 @@ make_student = importlib.util.module_from_spec(_spec)
 sys.modules["make_student"] = make_student  # dataclasses look their module up there
 _spec.loader.exec_module(make_student)
 
+_spec = importlib.util.spec_from_file_location("exercise_index",
+                                               BOOK / "_ext" / "exercise_index.py")
+exercise_index = importlib.util.module_from_spec(_spec)
+sys.modules["exercise_index"] = exercise_index
+_spec.loader.exec_module(exercise_index)
+
 
 # --------------------------------------------------------------------------------------
 # An independent reading of the conventions: what counts as solution text
@@ -163,14 +169,15 @@ def execute(path, timeout=None):
 
 
 def raising_cells(nb):
-    """(index, tags, error name) of each code cell whose run ended in an error."""
+    """(index, tags, error name, error message) of each code cell that ended in an error."""
     found = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         for output in cell.outputs:
             if output.output_type == "error":
-                found.append((index, cell.metadata.get("tags", []), output.ename))
+                found.append((index, cell.metadata.get("tags", []), output.ename,
+                              output.evalue))
     return found
 
 
@@ -400,7 +407,7 @@ def test_synthetic_full_edition_runs_and_passes_its_check(synthetic):
 def test_synthetic_student_runs_with_only_the_stubs_raising(synthetic):
     nb = execute(synthetic["out"] / "book/demo.ipynb")
     errors = raising_cells(nb)
-    assert [(tags, name) for _, tags, name in errors] == [
+    assert [(tags, name) for _, tags, name, _ in errors] == [
         (["raises-exception"], "NotImplementedError")]
     check = next(cell for cell in nb.cells if "exercise-check" in cell.metadata.get("tags", []))
     # the verdict is printed once, and the result is not displayed a second time
@@ -470,6 +477,28 @@ def test_cells_calling_a_stubbed_function_are_tagged():
 
 
 # --------------------------------------------------------------------------------------
+# The exercise index (book/_ext/exercise_index.py) reads the same conventions
+# --------------------------------------------------------------------------------------
+
+
+def test_exercise_index_parses_the_synthetic_chapter(synthetic):
+    texts = exercise_index.read_markdown(synthetic["root"] / "book/demo.ipynb")
+    assert exercise_index.chapter_title(texts, "demo") == "A demo chapter"
+    found = exercise_index.parse_exercises(texts, "book/demo", "A demo chapter")
+    assert [(e.title, e.label, e.difficulty, e.check) for e in found] == [
+        ("Double a vector", "demo-ex-double", "★☆☆ easy", "check_double"),
+        ("How many parameters", "demo-ex-count", "★★☆ medium", None),
+    ]
+    assert found[1].check_text == "none (pen and paper)"
+
+
+def test_exercise_index_reports_what_breaks_the_conventions():
+    text = "````{exercise} No label\n\nJust text.\n````"
+    (exercise,) = exercise_index.parse_exercises([text], "book/x", "X")
+    assert (exercise.label, exercise.stars, exercise.check_text) == (None, None, None)
+
+
+# --------------------------------------------------------------------------------------
 # The real book
 # --------------------------------------------------------------------------------------
 
@@ -518,9 +547,10 @@ def test_real_notebook_has_no_solution(real_edition, path):
 def test_real_notebook_runs_with_only_the_stubs_raising(real_edition, path):
     nb = execute(real_edition["out"] / "book" / path.name)
     errors = raising_cells(nb)
-    unexpected = [(index, name) for index, tags, name in errors
+    unexpected = [f"cell {index}: {name}: {message}" for index, tags, name, message in errors
                   if "raises-exception" not in tags]
-    assert unexpected == [], f"cells that raised without the raises-exception tag: {unexpected}"
+    assert unexpected == [], "cells that raised without the raises-exception tag:\n" + (
+        "\n".join(unexpected))
     for cell in nb.cells:
         if "exercise-check" in cell.metadata.get("tags", []):
             text = "".join(o.get("text", "") for o in cell.outputs)
@@ -573,3 +603,25 @@ def test_student_html(student_html):
             assert soup.select(".exercise"), f"{page.name} lost its exercises"
         if "exercise-check" in path.read_text():
             assert "not implemented yet" in text
+
+
+@pytest.mark.book
+def test_full_exercise_index_lists_every_exercise():
+    """The full book's index page has one row, and one link, per exercise in the toc."""
+    from bs4 import BeautifulSoup
+
+    page = ROOT / "_build/html/book/exercises.html"
+    assert page.exists(), "build the book first (make book)"
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [entry["file"] for part in toc.get("parts", []) for entry in part["chapters"]]
+    labels = []
+    for name in files:
+        path = ROOT / f"{name}.ipynb"
+        if path.exists():
+            texts = exercise_index.read_markdown(path)
+            labels += [e.label for e in exercise_index.parse_exercises(texts, name, name)]
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    rows = soup.select("table.exercise-index tbody tr")
+    assert len(rows) == len(labels)
+    links = {a["href"].split("#")[1] for a in soup.select("table.exercise-index a[href*='#']")}
+    assert set(labels) <= links
