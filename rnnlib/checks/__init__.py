@@ -42,6 +42,13 @@ from rnnlib.checks.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from rnnlib.checks.multilayer import (
+    head_to_head_matched_hidden_size,
+    multilayer_bidirectional_forward,
+    multilayer_stack_backward,
+    multilayer_stack_forward,
+    pytorch_lstm_from_torch,
+)
 from rnnlib.checks.rnn import (
     rnn_clip_grad_norm,
     rnn_step_backward,
@@ -78,4 +85,10 @@ __all__ = [
     "gru_pytorch_to_cho",
     "gru_step_forward",
     "gru_update_gate_backward",
+    # going further: multilayer RNNs, the head-to-head comparison, PyTorch
+    "head_to_head_matched_hidden_size",
+    "multilayer_bidirectional_forward",
+    "multilayer_stack_backward",
+    "multilayer_stack_forward",
+    "pytorch_lstm_from_torch",
 ]

@@ -1,0 +1,415 @@
+"""Automatic checks for the exercises of the "Going further" chapters.
+
+Multilayer and bidirectional RNNs (``book/multilayer.ipynb``):
+
+- :func:`multilayer_stack_forward`: a stack of basic RNN layers run column by column;
+- :func:`multilayer_stack_backward`: the stack's backward pass, layer by layer, top down;
+- :func:`multilayer_bidirectional_forward`: a bidirectional layer from two one-way passes.
+
+The head-to-head comparison (``book/head_to_head.ipynb``):
+
+- :func:`head_to_head_matched_hidden_size`: the hidden size that fits a parameter budget.
+
+From rnnlib to PyTorch (``book/pytorch.ipynb``):
+
+- :func:`pytorch_lstm_from_torch`: ``torch.nn.LSTM``'s four tensors to rnnlib's ``W``, ``b``.
+
+Each compares the learner's function with :mod:`rnnlib` on a few fixed cases (float64 and
+float32, one sequence, several layers, input size equal to or different from the hidden
+size) and recognises the usual mistakes: every layer fed the input, the top layer's
+gradient given to every layer, the backward-in-time outputs left reversed, PyTorch's gate
+order kept.
+"""
+
+import numpy as np
+
+from rnnlib import layers, lstm, rnn
+from rnnlib.checks._core import Case, Mistake, run_check
+
+__all__ = [
+    "head_to_head_matched_hidden_size",
+    "multilayer_bidirectional_forward",
+    "multilayer_stack_backward",
+    "multilayer_stack_forward",
+    "pytorch_lstm_from_torch",
+]
+
+
+# -------------------------------------------------------------------------- shared cases
+
+
+def _stack_arrays(seed, N, T, D, H, L, dtype=np.float64):
+    """Fixed X (N, T, D) and L basic-RNN parameter dicts (layer 0 (D+H, H), others (2H, H))."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, T, D)).astype(dtype)
+    params_list = [rnn.init_params(D if layer == 0 else H, H, rng=rng, dtype=dtype)
+                   for layer in range(L)]
+    for params in params_list:  # larger weights than the default, so that mistakes show
+        params["W"] *= 2.0
+    return X, params_list
+
+
+def _stack_cases():
+    # Cases with D == H come first, so that wirings which only run when every layer has the
+    # input's width (every layer reading X) give a wrong value that the hints can name.
+    return [
+        (_stack_arrays(1, 3, 4, 4, 4, 2), "N=3, T=4, D=H=4, two layers"),
+        (_stack_arrays(0, 2, 5, 3, 4, 3), "N=2, T=5, D=3, H=4, three layers"),
+        (_stack_arrays(2, 1, 6, 2, 3, 1), "one layer, one sequence, N=1, T=6, D=2, H=3"),
+        (_stack_arrays(3, 2, 3, 5, 5, 4), "N=2, T=3, D=H=5, four layers"),
+        (_stack_arrays(4, 2, 4, 3, 3, 3, np.float32), "float32, N=2, T=4, D=H=3, three layers"),
+    ]
+
+
+# ------------------------------------------------------------------------- stack forward
+
+
+def _reference_stack_forward(X, params_list):
+    Y, states, _ = layers.stack_forward(X, params_list, "rnn")
+    return Y, states
+
+
+def multilayer_stack_forward(student_fn):
+    """Check ``student_fn(X, params_list) -> (Y, final_states)`` for a basic-RNN stack.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes X (N, T, D) and a list of L parameter dicts (layer 0's ``W`` (D+H, H), the
+        others' (2H, H), each ``b`` (H,)); starts every layer from a zero state; returns the
+        top layer's states Y (N, T, H) and the list of the L final states, each (N, H),
+        bottom layer first (equation ml-forward).
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def every_layer_reads_x(X, params_list):
+        states, outputs = [], None
+        for params in params_list:
+            outputs, state, _ = rnn.forward(X, None, params)
+            states.append(state)
+        return outputs, states
+
+    def bottom_layer_output(X, params_list):
+        Y, states = _reference_stack_forward(X, params_list)
+        first, _, _ = rnn.forward(X, None, params_list[0])
+        return first, states
+
+    def states_top_first(X, params_list):
+        Y, states = _reference_stack_forward(X, params_list)
+        return Y, states[::-1]
+
+    hints = [
+        Mistake("every layer reading the input X instead of the layer below", every_layer_reads_x,
+                "Layer l + 1 reads the states of layer l at the same step; only layer 0 "
+                "reads x_t."),
+        Mistake("the bottom layer's states returned as Y", bottom_layer_output,
+                "Y is the state sequence of the top layer, the one the output layer reads."),
+        Mistake("the final states listed top layer first", states_top_first,
+                "List the final states bottom layer first, like params_list."),
+    ]
+    cases = [Case(args, label=label) for args, label in _stack_cases()]
+    return run_check("multilayer_stack_forward", student_fn, cases, _reference_stack_forward,
+                     hints=hints, output_name="(Y, final_states)", rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------ stack backward
+
+
+def _upstream(X, params_list, seed=7):
+    """A fixed upstream gradient dY (N, T, H) matching the stack's output."""
+    N, T, _ = X.shape
+    H = params_list[-1]["b"].shape[0]
+    return np.random.default_rng(seed).normal(size=(N, T, H)).astype(X.dtype)
+
+
+def _reference_stack_backward(X, params_list, dY):
+    _, _, cache = layers.stack_forward(X, params_list, "rnn")
+    dX, _, grads_list = layers.stack_backward(dY, None, cache)
+    return dX, grads_list
+
+
+def multilayer_stack_backward(student_fn):
+    """Check ``student_fn(X, params_list, dY) -> (dX, grads_list)`` for a basic-RNN stack.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes X (N, T, D), a list of L parameter dicts and dY (N, T, H), the gradient of the
+        loss with respect to the top layer's states; zero initial states. Returns dX
+        (N, T, D) and the list of the L layers' gradient dicts ``{"W", "b"}``, bottom first
+        (equations ml-backward and ml-from-above).
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def forward_caches(X, params_list):
+        caches, layer_input = [], X
+        for params in params_list:
+            layer_input, _, cache = rnn.forward(layer_input, None, params)
+            caches.append(cache)
+        return caches
+
+    def dY_to_every_layer(X, params_list, dY):
+        caches = forward_caches(X, params_list)
+        grads_list, dX = [], None
+        for cache in caches:
+            dX_layer, _, grads = rnn.backward(dY, None, cache)
+            grads_list.append(grads)
+            dX = dX_layer if dX is None else dX
+        return dX, grads_list
+
+    def grads_top_first(X, params_list, dY):
+        dX, grads_list = _reference_stack_backward(X, params_list, dY)
+        return dX, grads_list[::-1]
+
+    def top_layer_only(X, params_list, dY):
+        dX, grads_list = _reference_stack_backward(X, params_list, dY)
+        caches = forward_caches(X, params_list)
+        _, _, top = rnn.backward(dY, None, caches[-1])
+        zero = [{k: np.zeros_like(v) for k, v in g.items()} for g in grads_list[:-1]]
+        return np.zeros_like(X), [*zero, top]
+
+    hints = [
+        Mistake("dY given to every layer", dY_to_every_layer,
+                "Only the top layer receives dY. Each lower layer receives, as its upstream "
+                "gradient, the input gradient dX that the layer above returned."),
+        Mistake("the gradients listed top layer first", grads_top_first,
+                "List the gradient dicts bottom layer first, like params_list."),
+        Mistake("gradients for the top layer only", top_layer_only,
+                "Continue down the stack: the dX of layer l + 1 is the dY of layer l."),
+    ]
+    cases = []
+    for (X, params_list), label in _stack_cases():
+        cases.append(Case((X, params_list, _upstream(X, params_list)), label=label))
+    return run_check("multilayer_stack_backward", student_fn, cases, _reference_stack_backward,
+                     hints=hints, output_name="(dX, grads_list)", rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ bidirectional forward
+
+
+def _bidirectional_cases():
+    cases = []
+    for seed, (N, T, D, H, dtype), label in [
+        (0, (2, 5, 3, 4, np.float64), "N=2, T=5, D=3, H=4"),
+        (1, (1, 4, 2, 2, np.float64), "one sequence, N=1, T=4, D=2, H=2"),
+        (2, (3, 1, 3, 3, np.float64), "a single step, T=1"),
+        (3, (2, 6, 4, 3, np.float32), "float32, N=2, T=6, D=4, H=3"),
+    ]:
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(N, T, D)).astype(dtype)
+        params_fwd = rnn.init_params(D, H, rng=rng, dtype=dtype)
+        params_bwd = rnn.init_params(D, H, rng=rng, dtype=dtype)
+        cases.append(Case((X, params_fwd, params_bwd), label=label))
+    return cases
+
+
+def _reference_bidirectional(X, params_fwd, params_bwd):
+    Y, _ = layers.bidirectional_forward(X, params_fwd, params_bwd, "rnn")
+    return Y
+
+
+def multilayer_bidirectional_forward(student_fn):
+    """Check ``student_fn(X, params_fwd, params_bwd) -> Y`` for a bidirectional basic RNN.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes X (N, T, D) and two basic-RNN parameter dicts (``W`` (D+H, H), ``b`` (H,));
+        returns Y (N, T, 2H): ``Y[:, t, :H]`` the forward cell's state after reading
+        x_1..x_t, ``Y[:, t, H:]`` the backward cell's state after reading x_T..x_t, both
+        cells starting from zero (equation ml-bi-forward).
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def not_reversed_back(X, params_fwd, params_bwd):
+        forward, _, _ = rnn.forward(X, None, params_fwd)
+        backward, _, _ = rnn.forward(X[:, ::-1], None, params_bwd)
+        return np.concatenate([forward, backward], axis=2)
+
+    def halves_swapped(X, params_fwd, params_bwd):
+        Y = _reference_bidirectional(X, params_fwd, params_bwd)
+        H = Y.shape[2] // 2
+        return np.concatenate([Y[:, :, H:], Y[:, :, :H]], axis=2)
+
+    def second_cell_forwards(X, params_fwd, params_bwd):
+        forward, _, _ = rnn.forward(X, None, params_fwd)
+        other, _, _ = rnn.forward(X, None, params_bwd)
+        return np.concatenate([forward, other], axis=2)
+
+    hints = [
+        Mistake("the backward cell's outputs left in reversed time order", not_reversed_back,
+                "The backward cell's output number k (in reversed time) belongs to step "
+                "T - 1 - k: reverse it back, Y_backward[:, ::-1], before concatenating."),
+        Mistake("the two halves in the wrong order", halves_swapped,
+                "The forward-in-time states come first (Y[:, :, :H]), as in PyTorch."),
+        Mistake("the second cell reading the sequence forwards", second_cell_forwards,
+                "The second cell reads x_T, ..., x_1: give it X[:, ::-1]."),
+    ]
+    return run_check("multilayer_bidirectional_forward", student_fn, _bidirectional_cases(),
+                     _reference_bidirectional, hints=hints, output_name="Y",
+                     rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------- matched hidden size
+
+
+_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def _model_parameters(cell, D, H, V):
+    G = _BLOCKS[cell]
+    return G * H * (D + H) + G * H + H * V + V
+
+
+def _reference_matched_hidden_size(cell, input_size, output_size, budget):
+    H = 0
+    while _model_parameters(cell, input_size, H + 1, output_size) <= budget:
+        H += 1
+    return H
+
+
+def head_to_head_matched_hidden_size(student_fn):
+    """Check ``student_fn(cell, input_size, output_size, budget) -> int``.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes a cell name (``"rnn"``, ``"lstm"``, ``"gru"``), D, V and a parameter budget;
+        returns the largest hidden size H for which a one-layer
+        ``SequenceModel(cell, D, H, V)`` (cell and dense output layer) has at most
+        ``budget`` parameters: :math:`GH(D+H) + GH + HV + V` with G = 1, 4, 3 gate blocks.
+        (0 if not even H = 1 fits.)
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+    arguments = [
+        (("rnn", 2, 1, 2600), "rnn, D=2, V=1, budget 2600"),
+        (("lstm", 2, 1, 2600), "lstm, D=2, V=1, budget 2600"),
+        (("gru", 2, 1, 2600), "gru, D=2, V=1, budget 2600"),
+        (("lstm", 10, 10, 3000), "lstm, D=10, V=10, budget 3000"),
+        (("gru", 7, 7, 10_000), "gru, D=7, V=7, budget 10000"),
+        (("rnn", 3, 2, 5), "a budget too small for H=1"),
+        (("lstm", 1, 1, 64), "a budget met exactly (H=3 uses 64)"),
+    ]
+    cases = [Case(args, label=label, expected=_reference_matched_hidden_size(*args))
+             for args, label in arguments]
+
+    def without_output_layer(cell, D, V, budget):
+        G, H = _BLOCKS[cell], 0
+        while G * (H + 1) * (D + H + 1) + G * (H + 1) <= budget:
+            H += 1
+        return H
+
+    def smallest_over(cell, D, V, budget):
+        return _reference_matched_hidden_size(cell, D, V, budget) + 1
+
+    def lstm_three_blocks(cell, D, V, budget):
+        H = 0
+        G = 3 if cell == "lstm" else _BLOCKS[cell]
+        while G * (H + 1) * (D + H + 1) + G * (H + 1) + (H + 1) * V + V <= budget:
+            H += 1
+        return H
+
+    hints = [
+        Mistake("a size that ignores the output layer", without_output_layer,
+                "The budget covers the whole model: the dense output layer adds HV + V."),
+        Mistake("the smallest size over the budget", smallest_over,
+                "Return the largest H whose count is at most the budget."),
+        Mistake("the LSTM counted with three gate blocks", lstm_three_blocks,
+                "The LSTM with forget gate has four blocks (f, i, a, o): G = 4."),
+    ]
+    return run_check("head_to_head_matched_hidden_size", student_fn, cases, hints=hints,
+                     output_name="H")
+
+
+# -------------------------------------------------------------------- LSTM from PyTorch
+
+
+def _torch_lstm_tensors(seed, D, H, dtype=np.float64):
+    """Arrays shaped like torch.nn.LSTM's weight_ih (4H, D), weight_hh (4H, H), biases (4H,)."""
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(4 * H, D)).astype(dtype), rng.normal(size=(4 * H, H)).astype(dtype),
+            rng.normal(size=4 * H).astype(dtype), rng.normal(size=4 * H).astype(dtype))
+
+
+def _reference_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    H = weight_hh.shape[1]
+    # torch's blocks are i, f, g, o; rnnlib's f, i, a, o: take torch blocks 1, 0, 2, 3.
+    order = [1, 0, 2, 3]
+    W = np.concatenate([weight_ih.T, weight_hh.T], axis=0)  # (D+H, 4H) in torch's order
+    W = np.concatenate([W[:, k * H:(k + 1) * H] for k in order], axis=1)
+    b = bias_ih + bias_hh
+    b = np.concatenate([b[k * H:(k + 1) * H] for k in order])
+    assert lstm.GATES == ("f", "i", "a", "o")
+    return {"W": W, "b": b}
+
+
+def pytorch_lstm_from_torch(student_fn):
+    """Check ``student_fn(weight_ih, weight_hh, bias_ih, bias_hh) -> {"W", "b"}``.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes NumPy arrays shaped like one layer of ``torch.nn.LSTM``: ``weight_ih``
+        (4H, D), ``weight_hh`` (4H, H), ``bias_ih`` and ``bias_hh`` (4H,), gate blocks in
+        PyTorch's order i, f, g, o; returns rnnlib's parameters ``{"W": (D+H, 4H),
+        "b": (4H,)}`` with blocks in the order f, i, a, o.
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+    cases = [
+        Case(_torch_lstm_tensors(0, 3, 2), label="D=3, H=2"),
+        Case(_torch_lstm_tensors(1, 1, 4), label="D=1, H=4"),
+        Case(_torch_lstm_tensors(2, 5, 5), label="D=H=5"),
+        Case(_torch_lstm_tensors(3, 2, 3, np.float32), label="float32, D=2, H=3"),
+    ]
+
+    def keep_torch_order(weight_ih, weight_hh, bias_ih, bias_hh):
+        return {"W": np.concatenate([weight_ih.T, weight_hh.T], axis=0),
+                "b": bias_ih + bias_hh}
+
+    def bias_ih_only(weight_ih, weight_hh, bias_ih, bias_hh):
+        return _reference_from_torch(weight_ih, weight_hh, bias_ih, np.zeros_like(bias_hh))
+
+    def bias_not_permuted(weight_ih, weight_hh, bias_ih, bias_hh):
+        params = _reference_from_torch(weight_ih, weight_hh, bias_ih, bias_hh)
+        return {"W": params["W"], "b": bias_ih + bias_hh}
+
+    def hidden_rows_first(weight_ih, weight_hh, bias_ih, bias_hh):
+        D = weight_ih.shape[1]
+        params = _reference_from_torch(weight_ih, weight_hh, bias_ih, bias_hh)
+        W = params["W"]
+        return {"W": np.concatenate([W[D:], W[:D]], axis=0), "b": params["b"]}
+
+    hints = [
+        Mistake("the gate blocks left in PyTorch's order i, f, g, o", keep_torch_order,
+                "rnnlib's blocks are f, i, a, o: swap the first two H-wide blocks of the "
+                "columns of W and of b."),
+        Mistake("b taken from bias_ih alone", bias_ih_only,
+                "PyTorch adds both biases to the pre-activation: b = bias_ih + bias_hh."),
+        Mistake("W's blocks reordered but b's not", bias_not_permuted,
+                "Reorder the blocks of b exactly like the columns of W."),
+        Mistake("the recurrent rows placed before the input rows", hidden_rows_first,
+                "W acts on [x, h_prev]: its first D rows are weight_ih.T, the last H rows "
+                "weight_hh.T."),
+    ]
+    return run_check("pytorch_lstm_from_torch", student_fn, cases, _reference_from_torch,
+                     hints=hints, output_name="params", rtol=1e-6, atol=1e-7)
