@@ -12,9 +12,17 @@ cells (or MyST pages) as the book's conventions write it::
     ````
 
 and renders one table: chapter, exercise number (as the book numbers it), title (linked to
-the exercise), difficulty, and automatic check. An exercise that breaks the conventions
-(no label, no difficulty, a check that ``rnnlib.checks`` does not have) is reported as a
-warning, which fails the strict build. The page is rebuilt whenever a chapter changes.
+the exercise), difficulty, a time estimate, and automatic check. An exercise that breaks the
+conventions (no label, no difficulty, a check that ``rnnlib.checks`` does not have) is
+reported as a warning, which fails the strict build.
+
+The directive ``chapter-guide`` (used on book/instructors.md) reads the same chapters and
+renders, for each chapter with learning objectives or exercises: its objectives as the
+chapter states them, the earlier pages it refers back to (with {doc} links), and time
+estimates for reading and running it and for its exercises (see ``READING_WORDS_PER_MINUTE``,
+``MINUTES_PER_CODE_CELL`` and ``EXERCISE_MINUTES``).
+
+Both pages are rebuilt whenever a chapter changes.
 """
 
 from __future__ import annotations
@@ -38,6 +46,15 @@ _CHECK = re.compile(r"\*\*Automatic check:\*\*\s*(?P<check>.+?)\s*$", re.M)
 _HEADING = re.compile(r"^#\s+(?P<title>.+?)\s*$")
 
 DIFFICULTY_WORDS = {1: "easy", 2: "medium", 3: "hard"}
+# Planning figures for the time estimates: careful reading of derivations runs at about 50
+# words a minute; each code cell takes about a minute to run and look at; an exercise takes
+# about 15, 30 or 60 minutes by difficulty.
+READING_WORDS_PER_MINUTE = 50
+MINUTES_PER_CODE_CELL = 1
+EXERCISE_MINUTES = {1: 15, 2: 30, 3: 60}
+
+_DOC_ROLE = re.compile(r"\{doc\}`(?:[^`<]*<)?(?P<target>[^`>]+)>?`")
+_LIST_ITEM = re.compile(r"^\s{0,3}[-*]\s+(?P<text>.*)$")
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,110 @@ class Exercise:
         if self.stars is None:
             return None
         return f"{self.stars} {DIFFICULTY_WORDS[self.stars.count('★')]}"
+
+    @property
+    def minutes(self) -> int | None:
+        """A planning estimate of the time the exercise takes, from its difficulty."""
+        return None if self.stars is None else EXERCISE_MINUTES[self.stars.count("★")]
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """What the instructor guide needs to know about one chapter."""
+
+    docname: str
+    title: str
+    objectives: list[str]
+    exercises: list[Exercise]
+    builds_on: list[str]  # earlier pages it links to, in toc order
+    words: int  # of markdown
+    code_cells: int
+
+    @property
+    def reading_minutes(self) -> int:
+        """Reading and running time, rounded to 5 minutes."""
+        minutes = self.words / READING_WORDS_PER_MINUTE + self.code_cells * MINUTES_PER_CODE_CELL
+        return max(5, 5 * round(minutes / 5))
+
+    @property
+    def exercise_minutes(self) -> int:
+        return sum(e.minutes or 0 for e in self.exercises)
+
+
+def count_code_cells(path: Path) -> int:
+    """Code cells of a notebook, or ``{code-cell}`` blocks of a MyST page."""
+    if path.suffix == ".ipynb":
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        return sum(1 for cell in notebook.get("cells", []) if cell.get("cell_type") == "code")
+    return len(re.findall(r"^\s*(`{3,}|:{3,})\{code-cell\}", path.read_text(), re.M))
+
+
+def learning_objectives(texts: list[str]) -> list[str]:
+    """The list that follows a chapter's "Learning objectives" (one string per item)."""
+    for text in texts:
+        start = text.find("Learning objectives")
+        if start < 0:
+            continue
+        items: list[str] = []
+        for line in text[start:].split("\n")[1:]:
+            match = _LIST_ITEM.match(line)
+            if match:
+                items.append(match["text"].strip())
+            elif items and line.strip() and line.startswith(" "):
+                items[-1] += " " + line.strip()
+            elif items and line.strip():
+                break
+        return items
+    return []
+
+
+def linked_docs(texts: list[str], docname: str) -> set[str]:
+    """The documents a chapter links to with {doc}, as docnames."""
+    folder = docname.rsplit("/", 1)[0] if "/" in docname else ""
+    found = set()
+    for text in texts:
+        for match in _DOC_ROLE.finditer(text):
+            target = match["target"].strip()
+            if target.startswith("/"):
+                found.add(target.lstrip("/"))
+            else:
+                found.add(f"{folder}/{target}" if folder else target)
+    return found
+
+
+def read_chapters(env) -> list[Chapter]:
+    """Every document of the toc with exercises or learning objectives, in toc order."""
+    chapters = []
+    order = toc_docnames(env)
+    for position, docname in enumerate(order):
+        if docname == env.docname:
+            continue
+        path = Path(env.doc2path(docname))
+        if path.suffix not in {".ipynb", ".md"} or not path.exists():
+            continue
+        env.note_dependency(str(path))
+        texts = read_markdown(path)
+        title = chapter_title(texts, docname)
+        exercises = parse_exercises(texts, docname, title)
+        objectives = learning_objectives(texts)
+        if not exercises and not objectives:
+            continue
+        earlier = set(order[:position])
+        chapters.append(Chapter(
+            docname=docname, title=title, objectives=objectives, exercises=exercises,
+            builds_on=[d for d in order if d in earlier and d in linked_docs(texts, docname)],
+            words=sum(len(text.split()) for text in texts),
+            code_cells=count_code_cells(path),
+        ))
+    return chapters
+
+
+def format_minutes(minutes: int) -> str:
+    """'45 min', '1 h', '2 h 15 min'."""
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
 def read_markdown(path: Path) -> list[str]:
@@ -154,18 +275,7 @@ class ExerciseIndex(SphinxDirective):
     has_content = False
 
     def run(self):
-        env = self.env
-        exercises: list[Exercise] = []
-        for docname in toc_docnames(env):
-            if docname == env.docname:
-                continue
-            path = Path(env.doc2path(docname))
-            if path.suffix not in {".ipynb", ".md"} or not path.exists():
-                continue
-            env.note_dependency(str(path))
-            texts = read_markdown(path)
-            chapter = chapter_title(texts, docname)
-            exercises.extend(parse_exercises(texts, docname, chapter))
+        exercises = [e for chapter in read_chapters(self.env) for e in chapter.exercises]
         self._validate(exercises)
 
         with_check = sum(1 for e in exercises if e.check)
@@ -204,8 +314,8 @@ class ExerciseIndex(SphinxDirective):
                 seen.setdefault(exercise.label, exercise)
 
     def _table(self, exercises: list[Exercise]) -> nodes.table:
-        headers = ["Chapter", "No.", "Exercise", "Difficulty", "Automatic check"]
-        widths = [22, 7, 41, 13, 17]
+        headers = ["Chapter", "No.", "Exercise", "Difficulty", "Time", "Automatic check"]
+        widths = [20, 6, 36, 12, 9, 17]
         table = nodes.table(classes=["exercise-index"])
         group = nodes.tgroup(cols=len(headers))
         table += group
@@ -231,18 +341,14 @@ class ExerciseIndex(SphinxDirective):
                 number, title = [nodes.Text("")], title_nodes
             check = ([nodes.literal(text=exercise.check)] if exercise.check
                      else [nodes.Text("none (pen and paper)")])
+            minutes = format_minutes(exercise.minutes) if exercise.minutes else ""
             body += self._row([chapter, number, title,
-                               [nodes.Text(exercise.difficulty or "")], check])
+                               [nodes.Text(exercise.difficulty or "")], [nodes.Text(minutes)],
+                               check])
         return table
 
     def _chapter_link(self, exercise: Exercise):
-        from sphinx.addnodes import pending_xref
-
-        link = pending_xref("", refdomain="std", reftype="doc",
-                            reftarget="/" + exercise.docname, refexplicit=True,
-                            refdoc=self.env.docname, refwarn=True)
-        link += nodes.inline(text=exercise.chapter)
-        return link
+        return doc_link(self.env, exercise.docname, exercise.chapter)
 
     @staticmethod
     def _row(cells) -> nodes.row:
@@ -255,6 +361,72 @@ class ExerciseIndex(SphinxDirective):
             entry += paragraph
             row += entry
         return row
+
+
+def doc_link(env, docname: str, text: str):
+    """A link to a document, with the given text."""
+    from sphinx.addnodes import pending_xref
+
+    link = pending_xref("", refdomain="std", reftype="doc", reftarget="/" + docname,
+                        refexplicit=True, refdoc=env.docname, refwarn=True)
+    link += nodes.inline(text=text)
+    return link
+
+
+class ChapterGuide(SphinxDirective):
+    """For each chapter: objectives, the earlier pages it refers to, and time estimates."""
+
+    has_content = False
+
+    def run(self):
+        chapters = read_chapters(self.env)
+        titles = {c.docname: c.title for c in chapters}
+        for docname in {d for c in chapters for d in c.builds_on} - set(titles):
+            path = Path(self.env.doc2path(docname))
+            titles[docname] = chapter_title(read_markdown(path), docname)
+        output = []
+        for chapter in chapters:
+            heading = nodes.paragraph()
+            heading += nodes.strong("", "", doc_link(self.env, chapter.docname, chapter.title))
+            output.append(heading)
+
+            facts = nodes.bullet_list()
+            with_check = sum(1 for e in chapter.exercises if e.check)
+            facts += self._item([nodes.Text(
+                f"Reading and running: about {format_minutes(chapter.reading_minutes)} "
+                f"({chapter.words} words, {chapter.code_cells} code cells).")])
+            if chapter.exercises:
+                facts += self._item([nodes.Text(
+                    f"Exercises: {len(chapter.exercises)} ({with_check} with an automatic "
+                    f"check), about {format_minutes(chapter.exercise_minutes)} in all.")])
+            if chapter.builds_on:
+                item = [nodes.Text("Refers back to: ")]
+                for i, docname in enumerate(chapter.builds_on):
+                    if i:
+                        item.append(nodes.Text(", "))
+                    item.append(doc_link(self.env, docname, titles.get(docname, docname)))
+                item.append(nodes.Text("."))
+                facts += self._item(item)
+            if chapter.objectives:
+                objectives = nodes.bullet_list()
+                for text in chapter.objectives:
+                    inline, _ = self.state.inline_text(text, self.lineno)
+                    objectives += self._item(inline)
+                facts += self._item([nodes.Text("Learning objectives: after it, a learner "
+                                                "can")], objectives)
+            output.append(facts)
+        return output
+
+    @staticmethod
+    def _item(inline, *blocks) -> nodes.list_item:
+        item = nodes.list_item()
+        paragraph = nodes.paragraph()
+        for node in inline:
+            paragraph += node
+        item += paragraph
+        for block in blocks:
+            item += block
+        return item
 
 
 def resolve_exercise_links(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
@@ -285,5 +457,6 @@ def resolve_exercise_links(app: Sphinx, doctree: nodes.document, fromdocname: st
 def setup(app: Sphinx) -> dict:
     app.add_node(exercise_link)
     app.add_directive("exercise-index", ExerciseIndex)
+    app.add_directive("chapter-guide", ChapterGuide)
     app.connect("doctree-resolved", resolve_exercise_links)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
