@@ -365,6 +365,21 @@ def test_helpers_are_exported():
         assert hasattr(checks, name), name
 
 
+def test_every_chapter_check_is_exported():
+    """A chapter module's checks are all reachable as rnnlib.checks.<name>."""
+    import importlib
+    import pkgutil
+
+    modules = [m.name for m in pkgutil.iter_modules(checks.__path__)
+               if not m.name.startswith("_")]
+    for name in modules:
+        module = importlib.import_module(f"rnnlib.checks.{name}")
+        assert module.__all__, f"rnnlib/checks/{name}.py has an empty __all__"
+        for check in module.__all__:
+            assert check in checks.__all__, f"{check} (from {name}) is not in __all__"
+            assert getattr(checks, check) is getattr(module, check), check
+
+
 # --- never raises on anything a learner can return --------------------------------------
 
 anything = st.recursive(
