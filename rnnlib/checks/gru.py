@@ -277,9 +277,9 @@ def gru_pytorch_to_cho(student_fn):
     student_fn : callable
         Takes PyTorch-convention params {"W": (D+H, 3H), "b": (3H,), "b_hn": (H,)} and
         returns memo-convention params {"W": (D+H, 3H), "b": (3H,)} computing the same
-        outputs, without changing its argument. Where no exact conversion exists (the
-        candidate's recurrent block ``W[D:, 2H:]`` not diagonal, or ``b_hn`` not zero) it
-        must raise ``ValueError``.
+        outputs with each unit's own gates, without changing its argument. Where that is
+        impossible (the candidate's recurrent block ``W[D:, 2H:]`` not diagonal, or ``b_hn``
+        not zero) it must raise ``ValueError``.
 
     Returns
     -------
