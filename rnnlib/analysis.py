@@ -53,7 +53,7 @@ def state_gradients(X, params, dY, state0=None):
     Returns
     -------
     dH : numpy.ndarray, shape (N, T, H)
-        ``dH[:, t]`` is :math:`\bar h_{t+1} = \partial L / \partial h_{t+1}` (steps counted
+        ``dH[:, t]`` is :math:`\delta h_{t+1} = \partial L / \partial h_{t+1}` (steps counted
         from 1), the sum of the gradient from the output at that step and the gradient
         flowing back from all later steps (book, equation ``rnn-dh``).
 
