@@ -601,6 +601,9 @@ def test_student_html(student_html):
         assert leaks == [], f"{page.name} shows solution lines: {leaks[:5]}"
         if "{exercise}" in path.read_text():
             assert soup.select(".exercise"), f"{page.name} lost its exercises"
+        figures = sum(1 for cell in full.cells
+                      if cell.metadata.get("mystnb", {}).get("figure"))
+        assert len(soup.select("figure img, img")) >= figures, f"{page.name} lost figures"
         if "exercise-check" in path.read_text():
             assert "not implemented yet" in text
 

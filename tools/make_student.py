@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import os
 import re
 import shutil
 import subprocess
@@ -465,8 +466,14 @@ def build_student_html(out: Path) -> float:
     """Build the student HTML book in ``out/_build/html``; return the time it took (s)."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book", *BUILD_ARGS]
+    # The notebooks' kernels must use matplotlib's inline backend, which ipykernel selects
+    # only when MPLBACKEND is unset: a non-interactive backend inherited from the caller
+    # (Agg, for scripts) would leave every page without its figures.
+    env = dict(os.environ)
+    if "inline" not in env.get("MPLBACKEND", "inline"):
+        del env["MPLBACKEND"]
     start = time.perf_counter()
-    subprocess.run(command, cwd=out, check=True)
+    subprocess.run(command, cwd=out, check=True, env=env)
     return time.perf_counter() - start
 
 
