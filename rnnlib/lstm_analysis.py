@@ -9,8 +9,8 @@ r"""Measurements and pictures for the LSTM chapter.
 - the two Reber-grammar experiments of the chapter's second page:
   :func:`reber_train_test_sets`, :func:`fraction_solved` and :func:`train_until_solved`
   (Experiment 1 of Hochreiter and Schmidhuber 1997, with the paper's success criterion), and
-  :func:`train_on_stream`, :func:`run_stream` and :func:`long_lag_steps` (the continual
-  stream of Gers, Schmidhuber and Cummins 2000).
+  :func:`train_on_stream`, :func:`run_stream`, :func:`long_lag_steps` and
+  :func:`stream_positions` (the continual stream of Gers, Schmidhuber and Cummins 2000).
 
 Dimension letters: N batch, T time, D input, H hidden, V outputs.
 """
@@ -30,6 +30,7 @@ __all__ = [
     "long_lag_steps",
     "reber_train_test_sets",
     "run_stream",
+    "stream_positions",
     "train_on_stream",
     "train_until_solved",
 ]
@@ -460,3 +461,37 @@ def long_lag_steps(batch):
     only_t = legal[..., symbols.index("T")] & (legal.sum(axis=-1) == 1)
     only_p = legal[..., symbols.index("P")] & (legal.sum(axis=-1) == 1)
     return reads_e & (only_t | only_p)
+
+
+def stream_positions(batch):
+    """Where each step of a continual Reber stream is within its embedded string.
+
+    Parameters
+    ----------
+    batch : data.ReberBatch
+        From :func:`rnnlib.data.reber_stream` (each row starts at a string's first ``B``).
+
+    Returns
+    -------
+    position : numpy.ndarray of int, shape (N, T)
+        Index of the symbol read at each step within its embedded string: 0 for the outer
+        ``B``, 1 for the branch symbol (T or P), 2 for the inner ``B``, and so on.
+    branch : numpy.ndarray of str, shape (N, T)
+        The branch symbol of the string each step belongs to (``"?"`` at position 0, before
+        it has been read).
+    """
+    symbols = np.array(list(data.REBER_SYMBOLS))[batch.X.argmax(axis=-1)]  # (N, T)
+    N, T = symbols.shape
+    position = np.zeros((N, T), dtype=int)
+    branch = np.full((N, T), "?")
+    for n in range(N):
+        current, letter = -1, "?"
+        for t in range(T):
+            new_string = symbols[n, t] == "B" and (t == 0 or symbols[n, t - 1] == "E")
+            current = 0 if new_string else current + 1
+            if current == 0:
+                letter = "?"
+            elif current == 1:
+                letter = symbols[n, t]
+            position[n, t], branch[n, t] = current, letter
+    return position, branch

@@ -164,3 +164,12 @@ def test_long_lag_steps_mark_one_step_per_complete_string():
     # the step reading the inner E (index 6), whose next symbol repeats the branch symbol
     assert marked.sum(axis=1).tolist() == [1, 1]
     assert marked[0, 6] and marked[1, 6]
+
+
+def test_stream_positions_count_within_each_string():
+    from rnnlib import data
+
+    batch = data.reber_batch(["BTBTXSETEBPBPVVEPEB"], continual=True)
+    position, branch = lstm_analysis.stream_positions(batch)
+    assert position[0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert "".join(branch[0]) == "?TTTTTTTT?PPPPPPPP"

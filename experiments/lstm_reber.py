@@ -1,0 +1,161 @@
+"""The two Reber-grammar experiments of the LSTM chapter, at full size.
+
+1. Embedded Reber grammar (Hochreiter and Schmidhuber 1997, Experiment 1): LSTM with and
+   without forget gate against the basic RNN, several seeds each, trained until the paper's
+   success criterion holds on all 256 training and all 256 test strings.
+2. Continual embedded Reber stream (Gers, Schmidhuber and Cummins 2000): the 1997 cell and
+   the cell with forget gate trained on one stream that is never reset.
+
+The book page ``book/lstm_experiments.ipynb`` loads what this script writes:
+
+- ``experiments/lstm_reber.json``: every run's outcome and learning curve, the training logs
+  of the stream experiment, the settings and the software versions;
+- ``experiments/lstm_reber_weights.npz``: the trained stream models of seed 0 (one with and
+  one without forget gate), which the page evaluates on fresh test streams.
+
+Run from the repository root (about 20 minutes on one core; ``--part`` runs one half, so the
+two halves can run in parallel and are merged at the end)::
+
+    .venv/bin/python experiments/lstm_reber.py                 # everything
+    .venv/bin/python experiments/lstm_reber.py --part reber-lstm
+    .venv/bin/python experiments/lstm_reber.py --part reber-rnn-and-stream
+    .venv/bin/python experiments/lstm_reber.py --merge
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnnlib import data, lstm_analysis, optim
+from rnnlib.layers import SequenceModel
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "lstm_reber.json"
+WEIGHTS = HERE / "lstm_reber_weights.npz"
+
+#: Settings of the embedded Reber experiment (Experiment 1 of the 1997 paper).
+REBER = {
+    "n_train": 256,
+    "n_test": 256,
+    "seeds": list(range(10)),
+    "batch_size": 32,
+    "eval_every": 25,
+    "max_sequences": 100_000,
+    "learning_rate": 0.01,
+    "optimizer": "Adam",
+    "models": {
+        "LSTM with forget gate": {"cell": "lstm", "hidden_size": 16, "forget_gate": True},
+        "LSTM without forget gate (1997 cell)": {"cell": "lstm", "hidden_size": 16,
+                                                 "forget_gate": False},
+        "basic RNN": {"cell": "rnn", "hidden_size": 32},
+    },
+}
+
+#: Settings of the continual stream experiment (Gers, Schmidhuber and Cummins 2000).
+STREAM = {
+    "seeds": [0, 1, 2],
+    "hidden_size": 16,
+    "n_streams": 16,
+    "chunk": 40,
+    "optimizer_steps": 1000,
+    "learning_rate": 0.01,
+    "clip": 1.0,
+    "log_every": 50,
+}
+
+
+def make_model(spec, seed):
+    options = {"forget_gate": spec["forget_gate"]} if spec["cell"] == "lstm" else {}
+    return SequenceModel(spec["cell"], 7, spec["hidden_size"], 7, rng=seed, **options)
+
+
+def run_reber(model_names):
+    runs = []
+    for name in model_names:
+        spec = REBER["models"][name]
+        for seed in REBER["seeds"]:
+            train, test = lstm_analysis.reber_train_test_sets(
+                REBER["n_train"], REBER["n_test"], rng=10_000 + seed)
+            model = make_model(spec, seed)
+            result = lstm_analysis.train_until_solved(
+                model, train, test, optimizer=optim.Adam(REBER["learning_rate"]),
+                max_sequences=REBER["max_sequences"], batch_size=REBER["batch_size"],
+                eval_every=REBER["eval_every"], rng=20_000 + seed)
+            runs.append({"model": name, "seed": seed, "parameters": model.num_parameters(),
+                         **result})
+            print(f"{name:38s} seed {seed}: solved={result['solved']} "
+                  f"sequences={result['sequences']} ({result['seconds']:.0f} s)", flush=True)
+    return runs
+
+
+def run_stream():
+    logs, weights = [], {}
+    for forget_gate in (True, False):
+        for seed in STREAM["seeds"]:
+            stream = data.reber_stream(STREAM["n_streams"],
+                                       STREAM["optimizer_steps"] * STREAM["chunk"],
+                                       rng=30_000 + seed)
+            model = SequenceModel("lstm", 7, STREAM["hidden_size"], 7, rng=seed,
+                                  forget_gate=forget_gate)
+            start = time.perf_counter()
+            log = lstm_analysis.train_on_stream(
+                model, stream, optimizer=optim.Adam(STREAM["learning_rate"]),
+                chunk=STREAM["chunk"], clip=STREAM["clip"], log_every=STREAM["log_every"])
+            seconds = time.perf_counter() - start
+            logs.append({"forget_gate": forget_gate, "seed": seed, "seconds": seconds, **log})
+            print(f"stream, forget_gate={forget_gate}, seed {seed}: final loss "
+                  f"{log['loss'][-1]:.3f}, mean |s| {log['mean_abs_state'][-1]:.1f} "
+                  f"({seconds:.0f} s)", flush=True)
+            if seed == 0:
+                tag = "forget" if forget_gate else "no_forget"
+                for key, value in model.params.items():
+                    weights[f"{tag}/{key}"] = value
+    return logs, weights
+
+
+def environment():
+    import rnnlib
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "rnnlib": rnnlib.__version__, "machine": platform.machine(),
+            "date": time.strftime("%Y-%m-%d", time.gmtime())}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["all", "reber-lstm", "reber-rnn-and-stream"],
+                        default="all")
+    parser.add_argument("--merge", action="store_true",
+                        help="merge the two part files into the final results")
+    args = parser.parse_args()
+    lstm_names = ["LSTM with forget gate", "LSTM without forget gate (1997 cell)"]
+    if args.merge:
+        a = json.loads((HERE / "lstm_reber.reber-lstm.json").read_text())
+        b = json.loads((HERE / "lstm_reber.reber-rnn-and-stream.json").read_text())
+        merged = {**b, "reber_runs": a["reber_runs"] + b["reber_runs"],
+                  "seconds": a["seconds"] + b["seconds"]}
+        RESULTS.write_text(json.dumps(merged, indent=1) + "\n")
+        print("wrote", RESULTS)
+        return
+    start = time.perf_counter()
+    results = {"reber_settings": REBER, "stream_settings": STREAM,
+               "environment": environment(), "reber_runs": [], "stream_logs": []}
+    if args.part in ("all", "reber-lstm"):
+        results["reber_runs"] += run_reber(lstm_names)
+    if args.part in ("all", "reber-rnn-and-stream"):
+        results["reber_runs"] += run_reber(["basic RNN"])
+        results["stream_logs"], weights = run_stream()
+        np.savez_compressed(WEIGHTS, **weights)
+        print("wrote", WEIGHTS)
+    results["seconds"] = time.perf_counter() - start
+    path = RESULTS if args.part == "all" else HERE / f"lstm_reber.{args.part}.json"
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
