@@ -106,7 +106,7 @@ TASKS = {
 #: run, ``tiny`` for the tests.
 CONFIGS = {
     "full": {
-        "lags": {"adding": [10, 25, 50, 100], "copy": [2, 5, 10, 20], "reber": [9, 15, 20]},
+        "lags": {"adding": [10, 25, 50, 75], "copy": [2, 5, 10, 20], "reber": [9, 15, 20]},
         "architectures": list(ARCHITECTURES),
         "seeds": [0, 1, 2],
         "max_steps": 1500,
