@@ -22,8 +22,10 @@ What it writes into ``--out`` (never into ``book/``):
   and the book's other files (bibliography, vendored scripts, Sphinx extensions) copied.
 * ``_config.yml`` and ``_toc.yml``: the book's, with the title marked as the student
   edition and the instructor guide left out of the table of contents.
-* ``rnnlib/``, ``pyproject.toml``, ``requirements.txt`` and a short ``README.md``, so the
-  folder is a complete hand-out: ``pip install -r requirements.txt`` then ``jupyter lab``.
+* ``rnnlib/``, ``experiments/`` and ``benchmarks/`` (scripts and saved results that some
+  chapters include or read), ``pyproject.toml``, ``requirements.txt`` and a short
+  ``README.md``, so the folder is a complete hand-out: ``pip install -r requirements.txt``
+  then ``jupyter lab``.
 * ``_build/html/``: the student HTML book, built from the student notebooks with the
   book's own command (notebooks executed, warnings as errors); skipped with ``--no-html``.
 
@@ -62,8 +64,10 @@ RAISES_TAG = "raises-exception"
 INSTRUCTOR_ONLY = {"book/instructors"}
 # The HTML build: the same command as `make book`.
 BUILD_ARGS = ["build", ".", "--builder", "html", "-n", "-W", "--keep-going"]
-# Files of the hand-out next to book/.
+# Files and folders of the hand-out next to book/: the library, and the experiment and
+# benchmark scripts with their saved results, which chapters include or read.
 HANDOUT_FILES = ["pyproject.toml", "requirements.txt"]
+HANDOUT_DIRS = ["rnnlib", "experiments", "benchmarks"]
 MARKER = ".student-edition"
 
 _FENCE = re.compile(
@@ -440,11 +444,12 @@ def build_student_sources(root: Path, out: Path) -> list[NotebookReport]:
             _copy(path, target)
         written.add(target)
 
-    for path in sorted((root / "rnnlib").rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and not _ignored(relative):
-            _copy(path, out / relative)
-            written.add(out / relative)
+    for folder in HANDOUT_DIRS:
+        for path in sorted((root / folder).rglob("*")):
+            relative = path.relative_to(root)
+            if path.is_file() and not _ignored(relative):
+                _copy(path, out / relative)
+                written.add(out / relative)
     for name in HANDOUT_FILES:
         if (root / name).exists():
             _copy(root / name, out / name)
@@ -453,7 +458,7 @@ def build_student_sources(root: Path, out: Path) -> list[NotebookReport]:
     _write(out / "_toc.yml", _student_toc(root / "_toc.yml"))
 
     # Files from an earlier run whose source is gone.
-    for folder in (out / "book", out / "rnnlib"):
+    for folder in [out / "book", *(out / name for name in HANDOUT_DIRS)]:
         for path in sorted(folder.rglob("*"), reverse=True):
             if path.is_file() and path not in written:
                 path.unlink()
