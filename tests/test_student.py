@@ -498,6 +498,19 @@ def test_exercise_index_reports_what_breaks_the_conventions():
     assert (exercise.label, exercise.stars, exercise.check_text) == (None, None, None)
 
 
+def test_chapter_guide_reads_objectives_links_and_times():
+    text = ("# A chapter\n\nSee {doc}`rnn` and {doc}`the LSTM <lstm>` and {doc}`/book/gru`.\n\n"
+            "```{admonition} Learning objectives\n:class: tip\n\nAfter this chapter you can\n\n"
+            "- write $h_t$ with its\n  shape;\n- derive BPTT.\n```\n\n## Next\n\n- not this\n")
+    assert exercise_index.learning_objectives([text]) == [
+        "write $h_t$ with its shape;", "derive BPTT."]
+    assert exercise_index.linked_docs([text], "book/x") == {"book/rnn", "book/lstm", "book/gru"}
+    assert [exercise_index.format_minutes(m) for m in (45, 60, 135)] == [
+        "45 min", "1 h", "2 h 15 min"]
+    chapter = exercise_index.Chapter("book/x", "X", [], [], [], words=2500, code_cells=20)
+    assert chapter.reading_minutes == 70  # 2500 words at 50 a minute, and 20 cells
+
+
 # --------------------------------------------------------------------------------------
 # The real book
 # --------------------------------------------------------------------------------------
