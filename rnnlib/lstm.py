@@ -74,6 +74,7 @@ from rnnlib._validate import (
     resolve_rng,
 )
 from rnnlib.activations import (
+    GateActivations,
     sigmoid,
     sigmoid_grad_from_output,
     tanh,
@@ -336,9 +337,18 @@ def forward(X, state0, params, *, forget_gate=True):
 
     Notes
     -----
-    Equal to calling :func:`step_forward` T times (the tests check this), but the input part
-    of all gates at all steps is one product ``X @ W[:D] + b`` of shape (N, T, G*H) before
-    the loop, and each step adds the recurrent part with one product for all gates.
+    Equal to calling :func:`step_forward` T times (the tests check this), arranged for
+    speed:
+
+    - the input part of all gates at all steps is one product ``X @ W[:D] + b`` of shape
+      (N, T, G*H) before the loop, and each step adds the recurrent part with one product
+      for all gates;
+    - all gate nonlinearities of a step are one :class:`~rnnlib.activations.GateActivations`
+      call, for which the weight columns are scaled once beforehand (exactly, by powers of
+      two);
+    - every step writes into preallocated arrays (``out=`` and in-place operators), so a
+      step is about ten NumPy calls. At small sizes the time per call, not the arithmetic,
+      is what a step costs.
     """
     X = check_array("X", X, ndim=3, dims="N, T, D", finite=False)
     N, T, D = X.shape
@@ -346,22 +356,33 @@ def forward(X, state0, params, *, forget_gate=True):
     check_finite("X", X)
     h0, s0 = _check_state("state0", state0, N, H, X.dtype)
     W = params["W"]
-    W_h = W[D:]  # (H, G*H): recurrent part of every gate, a view
+    G = 4 if forget_gate else 3
+    activate = GateActivations("ssts" if forget_gate else "sts", H, X.dtype)
+    W_scaled = W * activate.scale  # (D+H, G*H): columns pre-scaled for `activate`
+    W_h = W_scaled[D:]  # (H, G*H): recurrent part of every gate
 
-    gates = X @ W[:D] + params["b"]  # (N, T, G*H): input part, becomes the gates in place
+    # (N, T, G*H): input part of every pre-activation, one product; becomes the gates.
+    gates = (X.reshape(N * T, D) @ W_scaled[:D]).reshape(N, T, G * H)
+    gates += params["b"] * activate.scale
     Y = np.empty((N, T, H), dtype=X.dtype)
     S = np.empty((N, T, H), dtype=X.dtype)  # cell states s_t
     tanh_S = np.empty((N, T, H), dtype=X.dtype)
+    recurrent = np.empty((N, G * H), dtype=X.dtype)  # h_{t-1} @ W_h, reused every step
+    input_term = np.empty((N, H), dtype=X.dtype)  # i_t * a_t
     h, s = h0, s0
     for t in range(T):
         g = gates[:, t]  # (N, G*H), a view
-        g += h @ W_h  # full pre-activations of all gates, one product
-        f, i, a, o = _split(_activate(g, forget_gate), forget_gate)
-        s = i * a + (s if f is None else f * s)  # (lstm-state) / (lstm-state-1997)
-        tanh_S[:, t] = tanh(s)
-        h = o * tanh_S[:, t]  # (lstm-output)
-        S[:, t] = s
-        Y[:, t] = h
+        g += np.matmul(h, W_h, out=recurrent)  # full pre-activations, one product
+        f, i, a, o = _split(activate(g), forget_gate)  # (lstm-forget) ... (lstm-output-gate)
+        np.multiply(i, a, out=input_term)
+        if f is None:
+            np.add(s, input_term, out=S[:, t])  # (lstm-state-1997)
+        else:
+            np.multiply(f, s, out=S[:, t])
+            S[:, t] += input_term  # (lstm-state)
+        s = S[:, t]
+        np.tanh(s, out=tanh_S[:, t])  # activations.tanh, writing into tanh_S
+        h = np.multiply(o, tanh_S[:, t], out=Y[:, t])  # (lstm-output)
     cache = {
         "X": X,
         "h0": h0,
@@ -373,7 +394,7 @@ def forward(X, state0, params, *, forget_gate=True):
         "W": W,
         "forget_gate": forget_gate,
     }
-    return Y, (h, s), cache
+    return Y, (h.copy(), s.copy()), cache
 
 
 def backward(dY, dstate_T, cache):
@@ -400,45 +421,71 @@ def backward(dY, dstate_T, cache):
 
     Notes
     -----
-    The loop runs backwards in time and carries :math:`\bar h` and :math:`\bar s`; it stores
-    the pre-activation gradients :math:`\bar P_t` (N, G*H) of every step and keeps only the
-    product :math:`\bar P_t W_h^\top` that carries :math:`\bar h` back inside the loop.
-    Afterwards :math:`\bar W = Z^\top \bar P` is one product over the stacked rows
-    :math:`z_t = [x_t, h_{t-1}]` (N*T, D+H), and :math:`\bar X = \bar P W_x^\top` another.
+    The same equations as :func:`step_backward`, regrouped so that the loop does as little
+    as possible. Everything in (lstm-do), (lstm-ds), (lstm-dgates) and the activation
+    derivatives that does not involve a gradient is a product of forward values, so it is
+    computed for all steps at once before the loop:
+
+    .. math::
+
+        c_t = o_t (1 - \tanh^2 s_t), \quad
+        k_t = [s_{t-1} f_t(1-f_t),\ a_t i_t (1-i_t),\ i_t (1 - a_t^2)], \quad
+        l_t = \tanh(s_t)\, o_t (1 - o_t).
+
+    The loop then carries :math:`\bar h` and :math:`\bar s` back in time:
+    :math:`\bar s_t = \bar s_{t+1} f_{t+1} + \bar h_t c_t`, the pre-activation gradient
+    :math:`\bar P_t = [\bar s_t k_t,\ \bar h_t l_t]` (N, G*H) is stored, and
+    :math:`\bar h_{t-1} = \bar P_t W_h^\top` is the one product inside the loop.
+    Afterwards :math:`\bar W = [X; H_{prev}]^\top \bar P` (over all N*T rows, with
+    :math:`H_{prev}` the states :math:`h_{t-1}`) and :math:`\bar X = \bar P W_x^\top` are
+    one product each.
     """
     X, gates, Y, S, tanh_S = cache["X"], cache["gates"], cache["Y"], cache["S"], cache["tanh_S"]
     W, forget_gate = cache["W"], cache["forget_gate"]
     N, T, H = Y.shape
     D = X.shape[2]
+    G = gates.shape[2] // H
     dY = check_array("dY", dY, shape=(N, T, H), dtype=Y.dtype, dims="N, T, H")
     if dstate_T is None:
         dh = np.zeros((N, H), dtype=Y.dtype)
         ds = np.zeros((N, H), dtype=Y.dtype)
     else:
-        dh, ds = _check_state("dstate_T", dstate_T, N, H, Y.dtype)
+        dh, ds = (a.copy() for a in _check_state("dstate_T", dstate_T, N, H, Y.dtype))
     W_h_T = W[D:].T  # (G*H, H)
 
-    dP = np.empty_like(gates)  # (N, T, G*H): gradient of every pre-activation
-    act_grad = _activation_grad(gates, forget_gate)  # (N, T, G*H), all steps at once
-    for t in reversed(range(T)):
-        f, i, a, o = _split(gates[:, t], forget_gate)
-        s_prev = S[:, t - 1] if t > 0 else cache["s0"]
-        dh = dY[:, t] + dh  # (N, H): from the output and from step t+1
-        ds = ds + dh * o * tanh_grad_from_output(tanh_S[:, t])  # (lstm-ds)
-        df, di, da, do = _split(dP[:, t], forget_gate)  # views into dP
-        do[...] = dh * tanh_S[:, t]  # (lstm-do)
-        di[...] = ds * a  # (lstm-dgates)
-        da[...] = ds * i
-        if f is not None:
-            df[...] = ds * s_prev
-            ds = ds * f  # on to s_{t-1}
-        dP[:, t] *= act_grad[:, t]  # through the activations
-        dh = dP[:, t] @ W_h_T  # (N, H): on to h_{t-1}
+    # The factors of the gradient that come from the forward pass only, all steps at once.
+    f, i, a, o = _split(gates, forget_gate)  # each (N, T, H)
+    S_prev = np.empty_like(S)  # (N, T, H): s_{t-1}
+    S_prev[:, 0] = cache["s0"]
+    S_prev[:, 1:] = S[:, :-1]
+    c = tanh_grad_from_output(tanh_S)
+    c *= o  # (N, T, H): c_t
+    k = np.empty((N, T, G - 1, H), dtype=Y.dtype)  # (N, T, G-1, H): k_t, blocks [f,] i, a
+    if f is not None:
+        np.multiply(S_prev, sigmoid_grad_from_output(f), out=k[:, :, 0])
+    np.multiply(a, sigmoid_grad_from_output(i), out=k[:, :, -2])
+    np.multiply(i, tanh_grad_from_output(a), out=k[:, :, -1])
+    l = tanh_S * sigmoid_grad_from_output(o)  # (N, T, H): l_t
 
-    G_H = gates.shape[2]
-    H_prev = np.concatenate([cache["h0"][:, None, :], Y[:, :-1]], axis=1)  # (N, T, H)
-    Z = np.concatenate([X, H_prev], axis=2).reshape(N * T, D + H)  # (N*T, D+H)
-    dP_rows = dP.reshape(N * T, G_H)  # (N*T, G*H)
-    grads = {"W": Z.T @ dP_rows, "b": dP_rows.sum(axis=0)}
-    dX = dP @ W[:D].T  # (N, T, D)
+    dP = np.empty((N, T, G, H), dtype=Y.dtype)  # gradient of every pre-activation
+    dh_from_s = np.empty((N, H), dtype=Y.dtype)
+    for t in reversed(range(T)):
+        dh += dY[:, t]  # (N, H): from the output and from step t+1
+        ds += np.multiply(dh, c[:, t], out=dh_from_s)  # (lstm-ds)
+        np.multiply(ds[:, None, :], k[:, t], out=dP[:, t, :-1])  # [f,] i, a blocks
+        np.multiply(dh, l[:, t], out=dP[:, t, -1])  # o block                  (lstm-do)
+        if f is not None:
+            ds *= f[:, t]  # on to s_{t-1}
+        np.matmul(dP[:, t].reshape(N, G * H), W_h_T, out=dh)  # (N, H): on to h_{t-1}
+
+    H_prev = np.empty_like(Y)  # (N, T, H): h_{t-1}
+    H_prev[:, 0] = cache["h0"]
+    H_prev[:, 1:] = Y[:, :-1]
+    rows = N * T
+    dP_rows = dP.reshape(rows, G * H)  # (N*T, G*H)
+    dW = np.empty_like(W)  # (D+H, G*H)
+    np.matmul(X.reshape(rows, D).T, dP_rows, out=dW[:D])
+    np.matmul(H_prev.reshape(rows, H).T, dP_rows, out=dW[D:])
+    grads = {"W": dW, "b": dP_rows.sum(axis=0)}
+    dX = (dP_rows @ W[:D].T).reshape(N, T, D)
     return dX, (dh, ds), grads

@@ -50,7 +50,7 @@ from rnnlib._validate import (
     resolve_dtype,
     resolve_rng,
 )
-from rnnlib.activations import tanh, tanh_grad_from_output
+from rnnlib.activations import GateActivations, tanh, tanh_grad_from_output
 
 __all__ = ["GATES", "backward", "forward", "init_params", "step_backward", "step_forward"]
 
@@ -208,16 +208,21 @@ def forward(X, state0, params):
         state0 = np.zeros((N, H), dtype=X.dtype)
     h0 = check_array("state0", state0, shape=(N, H), dtype=X.dtype, dims="N, H")
     W, b = params["W"], params["b"]
-    W_h = W[D:]  # (H, H): hidden-to-hidden part, a view
+    activate = GateActivations("t", H, X.dtype)  # tanh in few calls, on scaled inputs
+    W_scaled = W * activate.scale  # (D+H, H): exact, the factor is a power of two
+    W_h = W_scaled[D:]  # (H, H): hidden-to-hidden part, a view
 
-    A = X @ W[:D] + b  # (N, T, H): input part of every pre-activation, one product
+    # (N, T, H): input part of every pre-activation, one product
+    A = (X.reshape(N * T, D) @ W_scaled[:D]).reshape(N, T, H)
+    A += b * activate.scale
     Y = np.empty((N, T, H), dtype=X.dtype)
     h = h0
     for t in range(T):
-        h = tanh(A[:, t] + h @ W_h)  # (N, H)   (rnn-forward)
-        Y[:, t] = h
+        a = np.matmul(h, W_h, out=Y[:, t])  # (N, H), written straight into Y
+        a += A[:, t]
+        h = activate(a)  # (rnn-forward)
     cache = {"X": X, "h0": h0, "Y": Y, "W": W}
-    return Y, h, cache
+    return Y, h.copy(), cache
 
 
 def backward(dY, dstate_T, cache):
@@ -258,20 +263,25 @@ def backward(dY, dstate_T, cache):
     if dstate_T is None:
         dh = np.zeros((N, H), dtype=Y.dtype)
     else:
-        dh = check_array("dstate_T", dstate_T, shape=(N, H), dtype=Y.dtype, dims="N, H")
+        dh = check_array("dstate_T", dstate_T, shape=(N, H), dtype=Y.dtype, dims="N, H").copy()
     W_h_T = W[D:].T  # (H, H)
 
-    dA = np.empty_like(Y)  # (N, T, H): gradient of every pre-activation a_t
+    dA = tanh_grad_from_output(Y)  # (N, T, H): 1 - h_t^2, becomes the gradient of a_t
     for t in reversed(range(T)):
-        dh = dY[:, t] + dh  # (N, H): from the output and from step t+1   (rnn-dh)
-        da = dh * tanh_grad_from_output(Y[:, t])  # (N, H)                 (rnn-da)
-        dA[:, t] = da
-        dh = da @ W_h_T  # (N, H): on to h_{t-1}
+        dh += dY[:, t]  # (N, H): from the output and from step t+1   (rnn-dh)
+        da = dA[:, t]
+        da *= dh  # (rnn-da)
+        np.matmul(da, W_h_T, out=dh)  # (N, H): on to h_{t-1}
 
     # (rnn-grads), each as one product over all N*T rows.
-    H_prev = np.concatenate([h0[:, None, :], Y[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
-    Z = np.concatenate([X, H_prev], axis=2).reshape(N * T, D + H)  # (N*T, D+H)
-    dA_rows = dA.reshape(N * T, H)  # (N*T, H)
-    grads = {"W": Z.T @ dA_rows, "b": dA_rows.sum(axis=0)}
-    dX = dA @ W[:D].T  # (N, T, D)
+    rows = N * T
+    H_prev = np.empty_like(Y)  # (N, T, H): h_{t-1}
+    H_prev[:, 0] = h0
+    H_prev[:, 1:] = Y[:, :-1]
+    dA_rows = dA.reshape(rows, H)  # (N*T, H)
+    dW = np.empty_like(W)  # (D+H, H)
+    np.matmul(X.reshape(rows, D).T, dA_rows, out=dW[:D])
+    np.matmul(H_prev.reshape(rows, H).T, dA_rows, out=dW[D:])
+    grads = {"W": dW, "b": dA_rows.sum(axis=0)}
+    dX = (dA_rows @ W[:D].T).reshape(N, T, D)
     return dX, dh, grads
