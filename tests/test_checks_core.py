@@ -99,6 +99,19 @@ def test_exception_is_reported_with_the_line_that_raised():
     assert "x (2, 3)" in result.case and "W (7, 4)" in result.case
 
 
+def test_exception_inside_a_library_points_at_the_learners_line():
+    import json
+
+    def my_step(x, h_prev, W, b):
+        settings = json.loads("{not json")  # raises inside the standard library
+        return settings
+
+    result = check(my_step)
+    assert result.status == "exception"
+    assert 'in my_step, line' in result.message
+    assert 'settings = json.loads("{not json")' in result.message
+
+
 def test_wrong_shape_reports_received_and_expected():
     def my_step(x, h_prev, W, b):
         z = np.concatenate([x, h_prev], axis=1)

@@ -729,9 +729,12 @@ def _case_description(number: int, total: int, case: Case, fn) -> str:
     return f"{text} ({details})" if details else text
 
 
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.dirname(path))
-    for path in (np.__file__, __file__)
+# Frames in these folders are not the learner's: installed packages, rnnlib, the standard
+# library. The verdict points at the deepest frame outside them.
+_LIBRARY_DIRS = (
+    os.path.dirname(os.path.dirname(np.__file__)) + os.sep,
+    os.path.dirname(os.path.dirname(__file__)) + os.sep,
+    os.path.dirname(os.__file__) + os.sep,
 )
 
 
