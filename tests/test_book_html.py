@@ -7,6 +7,7 @@ text; pages with widgets carry the widget state their views need.
 """
 
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,7 +19,8 @@ import yaml
 pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
+# The built book; BOOK_HTML points the checks at a build made elsewhere (--path-output).
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 
 # Attributes that make the browser fetch something, per tag.
 RESOURCE_ATTRIBUTES = {
