@@ -363,6 +363,16 @@ def test_result_repr_str_and_truthiness():
         CheckResult("demo", True, "wrong-value")
 
 
+def test_long_hints_are_wrapped():
+    hint = "a long hint " * 20
+    result = CheckResult("demo", False, "wrong-value", "output[0] = 1, expected 2",
+                         hints=[hint.strip()])
+    lines = str(result).splitlines()[2:]
+    assert len(lines) > 1 and all(len(line) <= 88 for line in lines)
+    assert lines[0].startswith("  hint: a long hint") and lines[1].startswith("        ")
+    assert result.hint == hint.strip()
+
+
 def test_display_outside_a_notebook_prints_the_verdict(capsys):
     result = check(reference_step, verbose=False)
     result._ipython_display_()

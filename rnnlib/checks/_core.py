@@ -31,6 +31,7 @@ import copy
 import inspect
 import linecache
 import os
+import textwrap
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,7 @@ __all__ = [
 
 PASS_MARK = "✔"
 FAIL_MARK = "✘"
+VERDICT_WIDTH = 88  # hints are wrapped to fit a notebook's output area
 
 # What went wrong, and the words the verdict's first line uses for it.
 STATUS_WORDS = {
@@ -232,7 +234,10 @@ class CheckResult:
             lines.append(f"  on {self.case}")
         if self.message:
             lines.extend("  " + line for line in self.message.splitlines())
-        lines.extend(f"  hint: {h}" for h in self.hints)
+        lines.extend(textwrap.fill(h, width=VERDICT_WIDTH, initial_indent="  hint: ",
+                                   subsequent_indent="        ", break_long_words=False,
+                                   break_on_hyphens=False)
+                     for h in self.hints)
         return "\n".join(lines)
 
     def __str__(self) -> str:
