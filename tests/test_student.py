@@ -637,7 +637,7 @@ def test_full_exercise_index_lists_every_exercise():
             texts = exercise_index.read_markdown(path)
             labels += [e.label for e in exercise_index.parse_exercises(texts, name, name)]
     soup = BeautifulSoup(page.read_text(), "html.parser")
-    rows = soup.select("table.exercise-index tbody tr")
+    rows = soup.select("table.exercise-index tbody tr.exercise-row")
     assert len(rows) == len(labels)
     links = {a["href"].split("#")[1] for a in soup.select("table.exercise-index a[href*='#']")}
     assert set(labels) <= links

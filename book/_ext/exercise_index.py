@@ -12,8 +12,8 @@ cells (or MyST pages) as the book's conventions write it::
     ````
 
 and renders one table: chapter, exercise number (as the book numbers it), title (linked to
-the exercise), difficulty, a time estimate, and automatic check. An exercise that breaks the
-conventions (no label, no difficulty, a check that ``rnnlib.checks`` does not have) is
+the exercise), difficulty with a time estimate, and automatic check. An exercise that
+breaks the conventions (no label, no difficulty, a check that ``rnnlib.checks`` does not have) is
 reported as a warning, which fails the strict build.
 
 The directive ``chapter-guide`` (used on book/instructors.md) reads the same chapters and
@@ -314,8 +314,8 @@ class ExerciseIndex(SphinxDirective):
                 seen.setdefault(exercise.label, exercise)
 
     def _table(self, exercises: list[Exercise]) -> nodes.table:
-        headers = ["Chapter", "No.", "Exercise", "Difficulty", "Time", "Automatic check"]
-        widths = [20, 6, 36, 12, 9, 17]
+        headers = ["No.", "Exercise", "Difficulty · time", "Automatic check"]
+        widths = [7, 47, 18, 28]
         table = nodes.table(classes=["exercise-index"])
         group = nodes.tgroup(cols=len(headers))
         table += group
@@ -328,9 +328,13 @@ class ExerciseIndex(SphinxDirective):
         group += body
         previous = None
         for exercise in exercises:
-            chapter = []
-            if exercise.docname != previous:  # name each chapter once, on its first row
-                chapter = [self._chapter_link(exercise)]
+            if exercise.docname != previous:  # a row naming the chapter, across the table
+                entry = nodes.entry(morecols=len(headers) - 1)
+                entry += nodes.paragraph("", "", nodes.strong(
+                    "", "", self._chapter_link(exercise)))
+                row = nodes.row(classes=["chapter-row"])
+                row += entry
+                body += row
             previous = exercise.docname
             title_nodes, _ = self.state.inline_text(exercise.title, self.lineno)
             if exercise.label:
@@ -339,12 +343,19 @@ class ExerciseIndex(SphinxDirective):
                                        kind="title")]
             else:
                 number, title = [nodes.Text("")], title_nodes
-            check = ([nodes.literal(text=exercise.check)] if exercise.check
-                     else [nodes.Text("none (pen and paper)")])
-            minutes = format_minutes(exercise.minutes) if exercise.minutes else ""
-            body += self._row([chapter, number, title,
-                               [nodes.Text(exercise.difficulty or "")], [nodes.Text(minutes)],
-                               check])
+            if exercise.check:  # the name in rnnlib.checks, which the page's text names
+                check = [nodes.literal(text=exercise.check.removeprefix("checks."))]
+            else:  # "none (pen and paper)", "none (an experiment)", as the exercise says
+                check = [nodes.Text((exercise.check_text or "none").replace("*", ""))]
+            difficulty = [nodes.inline("", exercise.stars or "", classes=["exercise-stars"])]
+            if exercise.minutes:
+                difficulty += [nodes.Text(" · "),
+                               nodes.inline("", format_minutes(exercise.minutes)
+                                            .replace(" ", "\u00a0"),  # "15 min" on one line
+                                            classes=["exercise-time"])]
+            row = self._row([number, title, difficulty, check])
+            row["classes"].append("exercise-row")
+            body += row
         return table
 
     def _chapter_link(self, exercise: Exercise):
