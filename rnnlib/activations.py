@@ -224,6 +224,9 @@ class GateActivations:
         H, the width of each block.
     dtype : {numpy.float32, numpy.float64}
         dtype of the pre-activations.
+    axis : {-1, 0}, default -1
+        Where the G blocks lie: along the columns of an (N, G*H) array (-1), or along the
+        rows of a "feature-major" (G*H, N) array (0), where each block is contiguous.
 
     Attributes
     ----------
@@ -255,7 +258,7 @@ class GateActivations:
     :func:`sigmoid` and :func:`tanh`.
     """
 
-    def __init__(self, kinds, hidden_size, dtype):
+    def __init__(self, kinds, hidden_size, dtype, *, axis=-1):
         if not kinds or set(kinds) - {"s", "t"}:
             raise ValueError(f"kinds: expected a string of 's' and 't', got {kinds!r}")
         dtype = np.dtype(dtype)
@@ -275,10 +278,23 @@ class GateActivations:
         self._tanh_blocks = [slice(g * H, (g + 1) * H) for g, k in enumerate(kinds) if k == "t"]
         self._all_tanh = set(kinds) == {"t"}
         self._all_sigmoid = set(kinds) == {"s"}
+        if axis not in (0, -1):
+            raise ValueError(f"axis: expected -1 (blocks along columns) or 0, got {axis!r}")
+        self.axis = axis
+        # With axis=0 each block is a contiguous run of rows: apply the per-block constants
+        # run by run (a broadcast over rows of length N would iterate row by row).
+        self._runs = []  # (slice, kind) for maximal runs of equal kinds
+        start = 0
+        for g in range(1, len(kinds) + 1):
+            if g == len(kinds) or kinds[g] != kinds[start]:
+                self._runs.append((slice(start * H, g * H), kinds[start]))
+                start = g
 
     def __call__(self, P):
-        """Overwrite ``P`` (N, G*H), holding ``scale`` times the pre-activations, with the
-        activations; return ``P``."""
+        """Overwrite ``P`` (N, G*H), or (G*H, N) with ``axis=0``, holding ``scale`` times the
+        pre-activations, with the activations; return ``P``."""
+        if self.axis == 0:
+            return self._call_rows(P)
         if self.method == "tanh":
             np.tanh(P, out=P)
             if not self._all_tanh:
@@ -294,4 +310,24 @@ class GateActivations:
         elif not self._all_sigmoid:
             for block in self._tanh_blocks:
                 P[..., block] -= 1.0
+        return P
+
+    def _call_rows(self, P):
+        """:meth:`__call__` for blocks along axis 0: P is (G*H, N), each block contiguous."""
+        if self.method == "tanh":
+            np.tanh(P, out=P)
+            for run, kind in self._runs:
+                if kind == "s":  # sigma(x) = tanh(x/2)/2 + 1/2
+                    P[run] *= 0.5
+                    P[run] += 0.5
+            return P
+        with np.errstate(over="ignore"):  # exp(P) = inf gives the right limit below
+            np.exp(P, out=P)
+        P += 1.0
+        for run, kind in self._runs:
+            if kind == "s":
+                np.divide(1.0, P[run], out=P[run])
+            else:
+                np.divide(2.0, P[run], out=P[run])
+                P[run] -= 1.0
         return P

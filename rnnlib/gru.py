@@ -508,7 +508,7 @@ def _backward_pytorch(dY, dh, cache):
     X, h0, gates, Y, W = cache["X"], cache["h0"], cache["gates"], cache["Y"], cache["W"]
     N, T, H = Y.shape
     D = X.shape[2]
-    W_h_T = W[D:].T  # (3H, H)
+    W_h_T = np.ascontiguousarray(W[D:].T)  # (3H, H); a contiguous copy multiplies faster
     r, z, n = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]  # each (N, T, H)
     H_prev = np.empty_like(Y)  # (N, T, H): h_{t-1}
     H_prev[:, 0] = h0

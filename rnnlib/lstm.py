@@ -54,7 +54,10 @@ forget gate it is :math:`\bar s_{t+1}` itself, passed back unchanged.
 
 Speed: the input part of all four gates at every step is one product ``X @ W[:D]`` before
 the loop; each step does one (N, H) x (H, 4H) product for all gates; the weight gradient is
-one product over all N*T rows after the loop.
+one product over all N*T rows after the loop. The sequence functions also apply the
+nonlinearities of all gates of a step in one :class:`~rnnlib.activations.GateActivations`
+call and write into preallocated arrays; the step functions keep the derivation's shape,
+and the tests check that both compute the same.
 
 PyTorch: ``torch.nn.LSTM`` orders its gate blocks i, f, g, o (g is our a) and stores
 ``weight_ih_l0`` (4H, D) and ``weight_hh_l0`` (4H, H), so ``weight_ih_l0`` is ``W[:D].T``
@@ -357,44 +360,57 @@ def forward(X, state0, params, *, forget_gate=True):
     h0, s0 = _check_state("state0", state0, N, H, X.dtype)
     W = params["W"]
     G = 4 if forget_gate else 3
-    activate = GateActivations("ssts" if forget_gate else "sts", H, X.dtype)
+    # Inside the loop every array is "feature-major": one column per sequence, (H, N) for a
+    # state and (G*H, N) for the gates, so that each gate block of each step is one
+    # contiguous piece of memory and every NumPy call runs over it in one sweep.
+    activate = GateActivations("ssts" if forget_gate else "sts", H, X.dtype, axis=0)
     W_scaled = W * activate.scale  # (D+H, G*H): columns pre-scaled for `activate`
-    W_h = W_scaled[D:]  # (H, G*H): recurrent part of every gate
+    W_h_T = np.ascontiguousarray(W_scaled[D:].T)  # (G*H, H)
 
-    # (N, T, G*H): input part of every pre-activation, one product; becomes the gates.
-    gates = (X.reshape(N * T, D) @ W_scaled[:D]).reshape(N, T, G * H)
-    gates += params["b"] * activate.scale
-    Y = np.empty((N, T, H), dtype=X.dtype)
-    S = np.empty((N, T, H), dtype=X.dtype)  # cell states s_t
-    tanh_S = np.empty((N, T, H), dtype=X.dtype)
-    recurrent = np.empty((N, G * H), dtype=X.dtype)  # h_{t-1} @ W_h, reused every step
-    input_term = np.empty((N, H), dtype=X.dtype)  # i_t * a_t
-    h, s = h0, s0
+    # (T, G*H, N): input part of every pre-activation, one product; becomes the gates.
+    XW = X.reshape(N * T, D) @ W_scaled[:D]  # (N*T, G*H), rows (n, t)
+    gates = np.ascontiguousarray(XW.reshape(N, T, G * H).transpose(1, 2, 0))
+    gates += (params["b"] * activate.scale)[:, None]
+    Y = np.empty((T, H, N), dtype=X.dtype)
+    S = np.empty((T, H, N), dtype=X.dtype)  # cell states s_t
+    tanh_S = np.empty((T, H, N), dtype=X.dtype)
+    recurrent = np.empty((G * H, N), dtype=X.dtype)  # W_h^T h_{t-1}, reused every step
+    input_term = np.empty((H, N), dtype=X.dtype)  # i_t * a_t
+    F, I, A, O = _split_rows(gates, forget_gate)  # (T, H, N) views; F None without
+    h, s = np.ascontiguousarray(h0.T), np.ascontiguousarray(s0.T)  # (H, N)
     for t in range(T):
-        g = gates[:, t]  # (N, G*H), a view
-        g += np.matmul(h, W_h, out=recurrent)  # full pre-activations, one product
-        f, i, a, o = _split(activate(g), forget_gate)  # (lstm-forget) ... (lstm-output-gate)
-        np.multiply(i, a, out=input_term)
-        if f is None:
-            np.add(s, input_term, out=S[:, t])  # (lstm-state-1997)
+        g = gates[t]  # (G*H, N)
+        g += np.matmul(W_h_T, h, out=recurrent)  # full pre-activations, one product
+        activate(g)  # (lstm-forget) ... (lstm-output-gate), all blocks in one go
+        np.multiply(I[t], A[t], out=input_term)
+        if F is None:
+            np.add(s, input_term, out=S[t])  # (lstm-state-1997)
         else:
-            np.multiply(f, s, out=S[:, t])
-            S[:, t] += input_term  # (lstm-state)
-        s = S[:, t]
-        np.tanh(s, out=tanh_S[:, t])  # activations.tanh, writing into tanh_S
-        h = np.multiply(o, tanh_S[:, t], out=Y[:, t])  # (lstm-output)
+            np.multiply(F[t], s, out=S[t])
+            S[t] += input_term  # (lstm-state)
+        s = S[t]
+        np.tanh(s, out=tanh_S[t])  # activations.tanh, writing into tanh_S
+        h = np.multiply(O[t], tanh_S[t], out=Y[t])  # (lstm-output)
+    batch_first = {"gates": gates.transpose(2, 0, 1), "S": S.transpose(2, 0, 1)}
+    Y_out = np.ascontiguousarray(Y.transpose(2, 0, 1))  # (N, T, H)
     cache = {
         "X": X,
         "h0": h0,
         "s0": s0,
-        "gates": gates,
-        "Y": Y,
-        "S": S,
-        "tanh_S": tanh_S,
+        "gates": batch_first["gates"],  # (N, T, G*H) view, activated gates
+        "Y": Y_out,
+        "S": batch_first["S"],  # (N, T, H) view
         "W": W,
         "forget_gate": forget_gate,
+        "feature_major": {"gates": gates, "Y": Y, "S": S, "tanh_S": tanh_S},
     }
-    return Y, (h.copy(), s.copy()), cache
+    return Y_out, (h.T.copy(), s.T.copy()), cache
+
+
+def _split_rows(gates, forget_gate):
+    """Split feature-major gates (..., G*H, N) into row-block views (f, i, a, o)."""
+    blocks = np.split(gates, 4 if forget_gate else 3, axis=-2)
+    return tuple(blocks) if forget_gate else (None, *blocks)
 
 
 def backward(dY, dstate_T, cache):
@@ -440,52 +456,57 @@ def backward(dY, dstate_T, cache):
     :math:`H_{prev}` the states :math:`h_{t-1}`) and :math:`\bar X = \bar P W_x^\top` are
     one product each.
     """
-    X, gates, Y, S, tanh_S = cache["X"], cache["gates"], cache["Y"], cache["S"], cache["tanh_S"]
-    W, forget_gate = cache["W"], cache["forget_gate"]
-    N, T, H = Y.shape
+    X, W, forget_gate = cache["X"], cache["W"], cache["forget_gate"]
+    fm = cache["feature_major"]  # the forward pass's arrays, (T, ., N)
+    gates, Y, S, tanh_S = fm["gates"], fm["Y"], fm["S"], fm["tanh_S"]
+    T, H, N = Y.shape
     D = X.shape[2]
-    G = gates.shape[2] // H
+    G = gates.shape[1] // H
     dY = check_array("dY", dY, shape=(N, T, H), dtype=Y.dtype, dims="N, T, H")
     if dstate_T is None:
-        dh = np.zeros((N, H), dtype=Y.dtype)
-        ds = np.zeros((N, H), dtype=Y.dtype)
+        dh = np.zeros((H, N), dtype=Y.dtype)
+        ds = np.zeros((H, N), dtype=Y.dtype)
     else:
-        dh, ds = (a.copy() for a in _check_state("dstate_T", dstate_T, N, H, Y.dtype))
-    W_h_T = W[D:].T  # (G*H, H)
+        dh, ds = _check_state("dstate_T", dstate_T, N, H, Y.dtype)
+        dh, ds = dh.T.copy(), ds.T.copy()  # (H, N) each, new arrays: updated in place below
+    W_h = W[D:]  # (H, G*H): dh_{t-1} = W_h dP_t in the feature-major layout
+    dY_fm = np.ascontiguousarray(dY.transpose(1, 2, 0))  # (T, H, N)
 
     # The factors of the gradient that come from the forward pass only, all steps at once.
-    f, i, a, o = _split(gates, forget_gate)  # each (N, T, H)
-    S_prev = np.empty_like(S)  # (N, T, H): s_{t-1}
-    S_prev[:, 0] = cache["s0"]
-    S_prev[:, 1:] = S[:, :-1]
+    f, i, a, o = _split_rows(gates, forget_gate)  # each (T, H, N)
+    S_prev = np.empty_like(S)  # (T, H, N): s_{t-1}
+    S_prev[0] = cache["s0"].T
+    S_prev[1:] = S[:-1]
     c = tanh_grad_from_output(tanh_S)
-    c *= o  # (N, T, H): c_t
-    k = np.empty((N, T, G - 1, H), dtype=Y.dtype)  # (N, T, G-1, H): k_t, blocks [f,] i, a
+    c *= o  # (T, H, N): c_t
+    k = np.empty((T, G - 1, H, N), dtype=Y.dtype)  # k_t, blocks [f,] i, a
     if f is not None:
-        np.multiply(S_prev, sigmoid_grad_from_output(f), out=k[:, :, 0])
-    np.multiply(a, sigmoid_grad_from_output(i), out=k[:, :, -2])
-    np.multiply(i, tanh_grad_from_output(a), out=k[:, :, -1])
-    l = tanh_S * sigmoid_grad_from_output(o)  # (N, T, H): l_t
+        np.multiply(S_prev, sigmoid_grad_from_output(f), out=k[:, 0])
+    np.multiply(a, sigmoid_grad_from_output(i), out=k[:, -2])
+    np.multiply(i, tanh_grad_from_output(a), out=k[:, -1])
+    l = tanh_S * sigmoid_grad_from_output(o)  # (T, H, N): l_t
 
-    dP = np.empty((N, T, G, H), dtype=Y.dtype)  # gradient of every pre-activation
-    dh_from_s = np.empty((N, H), dtype=Y.dtype)
+    dP = np.empty((T, G, H, N), dtype=Y.dtype)  # gradient of every pre-activation
+    dh_from_s = np.empty((H, N), dtype=Y.dtype)
     for t in reversed(range(T)):
-        dh += dY[:, t]  # (N, H): from the output and from step t+1
-        ds += np.multiply(dh, c[:, t], out=dh_from_s)  # (lstm-ds)
-        np.multiply(ds[:, None, :], k[:, t], out=dP[:, t, :-1])  # [f,] i, a blocks
-        np.multiply(dh, l[:, t], out=dP[:, t, -1])  # o block                  (lstm-do)
+        dh += dY_fm[t]  # (H, N): from the output and from step t+1
+        ds += np.multiply(dh, c[t], out=dh_from_s)  # (lstm-ds)
+        np.multiply(ds, k[t], out=dP[t, :-1])  # [f,] i, a blocks
+        np.multiply(dh, l[t], out=dP[t, -1])  # o block                  (lstm-do)
         if f is not None:
-            ds *= f[:, t]  # on to s_{t-1}
-        np.matmul(dP[:, t].reshape(N, G * H), W_h_T, out=dh)  # (N, H): on to h_{t-1}
+            ds *= f[t]  # on to s_{t-1}
+        np.matmul(W_h, dP[t].reshape(G * H, N), out=dh)  # (H, N): on to h_{t-1}
 
-    H_prev = np.empty_like(Y)  # (N, T, H): h_{t-1}
-    H_prev[:, 0] = cache["h0"]
-    H_prev[:, 1:] = Y[:, :-1]
+    # Back to rows (t, n) for the products over all N*T rows.
     rows = N * T
-    dP_rows = dP.reshape(rows, G * H)  # (N*T, G*H)
+    dP_rows = np.ascontiguousarray(dP.reshape(T, G * H, N).transpose(0, 2, 1)).reshape(rows, G * H)
+    X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
+    H_prev = np.empty((T, N, H), dtype=Y.dtype)  # h_{t-1}, rows (t, n)
+    H_prev[0] = cache["h0"]
+    H_prev[1:] = Y[:-1].transpose(0, 2, 1)
     dW = np.empty_like(W)  # (D+H, G*H)
-    np.matmul(X.reshape(rows, D).T, dP_rows, out=dW[:D])
+    np.matmul(X_rows.T, dP_rows, out=dW[:D])
     np.matmul(H_prev.reshape(rows, H).T, dP_rows, out=dW[D:])
     grads = {"W": dW, "b": dP_rows.sum(axis=0)}
-    dX = (dP_rows @ W[:D].T).reshape(N, T, D)
-    return dX, (dh, ds), grads
+    dX = np.ascontiguousarray((dP_rows @ W[:D].T).reshape(T, N, D).transpose(1, 0, 2))
+    return dX, (dh.T.copy(), ds.T.copy()), grads

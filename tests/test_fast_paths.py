@@ -38,19 +38,23 @@ def reference_activations(P, kinds):
     return out
 
 
+@pytest.mark.parametrize("axis", [-1, 0])
 @pytest.mark.parametrize("kinds", ["s", "t", "ss", "sts", "ssts", "tst"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gate_activations_match_sigmoid_and_tanh(kinds, dtype, rng):
+def test_gate_activations_match_sigmoid_and_tanh(kinds, dtype, axis, rng):
     H = 5
     P = (rng.standard_normal((7, len(kinds) * H)) * 4).astype(dtype)
     P[0, :] = 1000.0  # saturated: exp overflows in the float64 method; no warning allowed
     P[1, :] = -1000.0
     P[2, :] = 0.0
-    act = GateActivations(kinds, H, dtype)
+    act = GateActivations(kinds, H, dtype, axis=axis)
     assert act.scale.shape == (len(kinds) * H,) and act.scale.dtype == dtype
     # every factor is a signed power of two, so scaling the weights is exact
     assert np.all(np.log2(np.abs(act.scale)) == np.round(np.log2(np.abs(act.scale))))
-    result = act(P * act.scale)
+    if axis == -1:
+        result = act(P * act.scale)
+    else:  # feature-major: blocks along the rows of the transposed array
+        result = act(np.ascontiguousarray((P * act.scale).T)).T
     assert result.dtype == dtype
     expected = reference_activations(P, kinds)
     np.testing.assert_allclose(result, expected, rtol=0, atol=4 * np.finfo(dtype).eps)
@@ -78,6 +82,11 @@ def test_gate_activations_work_in_place_on_views(rng):
 def test_gate_activations_reject_bad_kinds(kinds):
     with pytest.raises(ValueError, match="kinds: expected a string of 's' and 't'"):
         GateActivations(kinds, 3, np.float64)
+
+
+def test_gate_activations_reject_bad_axis():
+    with pytest.raises(ValueError, match="axis: expected -1"):
+        GateActivations("st", 3, np.float64, axis=1)
 
 
 def make(cell, options, dtype, rng, N=3, T=6, D=4, H=5, scale=1.0):
@@ -150,9 +159,10 @@ def test_saturated_inputs_stay_finite_and_quiet(cell, options, rng):
     np.testing.assert_allclose(Y, Y_ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("N", [1, 3])  # N = 1: transposes of (1, H) are views, not copies
 @pytest.mark.parametrize(("cell", "options"), CELLS)
-def test_arguments_and_cache_are_not_modified(cell, options, rng):
-    params, X, dY, state0, dstate = make(cell, options, np.float64, rng)
+def test_arguments_and_cache_are_not_modified(cell, options, N, rng):
+    params, X, dY, state0, dstate = make(cell, options, np.float64, rng, N=N)
     originals = [a.copy() for a in [X, dY, *params.values(), *as_list(state0), *as_list(dstate)]]
     Y, state_T, cache = cell.forward(X, state0, params, **options)
     first = cell.backward(dY, dstate, cache)
