@@ -367,9 +367,9 @@ def forward(X, state0, params, *, forget_gate=True):
     W_scaled = W * activate.scale  # (D+H, G*H): columns pre-scaled for `activate`
     W_h_T = np.ascontiguousarray(W_scaled[D:].T)  # (G*H, H)
 
-    # (T, G*H, N): input part of every pre-activation, one product; becomes the gates.
-    XW = X.reshape(N * T, D) @ W_scaled[:D]  # (N*T, G*H), rows (n, t)
-    gates = np.ascontiguousarray(XW.reshape(N, T, G * H).transpose(1, 2, 0))
+    # (T, G*H, N): input part of every pre-activation, computed feature-major directly
+    # (one product per step, W_x^T x_t^T, in one batched call); becomes the gates.
+    gates = np.matmul(np.ascontiguousarray(W_scaled[:D].T), X.transpose(1, 2, 0))
     gates += (params["b"] * activate.scale)[:, None]
     Y = np.empty((T, H, N), dtype=X.dtype)
     S = np.empty((T, H, N), dtype=X.dtype)  # cell states s_t
@@ -497,16 +497,17 @@ def backward(dY, dstate_T, cache):
             ds *= f[t]  # on to s_{t-1}
         np.matmul(W_h, dP[t].reshape(G * H, N), out=dh)  # (H, N): on to h_{t-1}
 
-    # Back to rows (t, n) for the products over all N*T rows.
+    # The products over all N*T columns (t, n): dP as (G*H, T*N), moving whole rows of N.
     rows = N * T
-    dP_rows = np.ascontiguousarray(dP.reshape(T, G * H, N).transpose(0, 2, 1)).reshape(rows, G * H)
+    dP_cols = np.ascontiguousarray(dP.reshape(T, G * H, N).transpose(1, 0, 2)).reshape(G * H, rows)
     X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
     H_prev = np.empty((T, N, H), dtype=Y.dtype)  # h_{t-1}, rows (t, n)
     H_prev[0] = cache["h0"]
-    H_prev[1:] = Y[:-1].transpose(0, 2, 1)
-    dW = np.empty_like(W)  # (D+H, G*H)
-    np.matmul(X_rows.T, dP_rows, out=dW[:D])
-    np.matmul(H_prev.reshape(rows, H).T, dP_rows, out=dW[D:])
-    grads = {"W": dW, "b": dP_rows.sum(axis=0)}
-    dX = np.ascontiguousarray((dP_rows @ W[:D].T).reshape(T, N, D).transpose(1, 0, 2))
+    H_prev[1:] = cache["Y"].transpose(1, 0, 2)[:-1]
+    dW = np.empty_like(W)  # (D+H, G*H); dP_cols.T is a transposed view, BLAS reads it as is
+    np.matmul(X_rows.T, dP_cols.T, out=dW[:D])
+    np.matmul(H_prev.reshape(rows, H).T, dP_cols.T, out=dW[D:])
+    grads = {"W": dW, "b": dP_cols.sum(axis=1)}
+    dX_rows = dP_cols.T @ W[:D].T  # (T*N, D)
+    dX = np.ascontiguousarray(dX_rows.reshape(T, N, D).transpose(1, 0, 2))  # (N, T, D)
     return dX, (dh.T.copy(), ds.T.copy()), grads
