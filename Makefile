@@ -57,7 +57,7 @@ student: $(STAMP)
 	$(BIN)/python tools/make_student.py --out _build/student
 
 bench: $(STAMP)
-	OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 nice -n -5 $(BIN)/python benchmarks/bench.py --threads 2
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n -5 $(BIN)/python benchmarks/bench.py --threads 1
 
 clean:
 	rm -rf _build .jupyter_cache

@@ -45,7 +45,7 @@ from pathlib import Path
 
 def _parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2, help="BLAS and torch threads (2)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (1)")
     parser.add_argument("--quick", action="store_true", help="one tiny size, few repetitions")
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated subset")
@@ -250,7 +250,7 @@ def time_interleaved(fns, blocks, block_seconds, pause, progress=None):
         Blocks per callable. Block b runs the callables in an order rotated by b, so none
         is always first or always after the same neighbour.
     block_seconds : float
-        Target duration of one block; sets the repetitions per block (3 to 200).
+        Target duration of one block; sets the repetitions per block (2 to 200).
     pause : float
         Sleep before each block (s), followed by one untimed warm-up call.
     progress : tqdm or None
@@ -263,7 +263,7 @@ def time_interleaved(fns, blocks, block_seconds, pause, progress=None):
     """
     names = list(fns)
     reps = {
-        name: int(min(200, max(3, round(block_seconds / max(one_call_seconds(fn), 1e-6)))))
+        name: int(min(200, max(2, round(block_seconds / max(one_call_seconds(fn), 1e-6)))))
         for name, fn in fns.items()
     }
     times = {name: [] for name in names}
@@ -484,8 +484,8 @@ def main(args):
         sizes = [SIZES[int(i)] for i in args.sizes.split(",")]
     else:
         sizes = [QUICK_SIZE] if args.quick else SIZES
-    blocks = args.blocks or (2 if args.quick else 7)
-    block_seconds = args.block_seconds or (0.005 if args.quick else 0.3)
+    blocks = args.blocks or (2 if args.quick else 5)
+    block_seconds = args.block_seconds or (0.005 if args.quick else 0.15)
     configs = [(c, s, d, m) for m in modes for c in cells for s in sizes for d in dtypes]
 
     load_start = os.getloadavg()
