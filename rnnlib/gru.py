@@ -337,8 +337,12 @@ def forward(X, state0, params, *, convention="cho"):
     W = params["W"]
     W_h = W[D:]  # (H, 3H), a view
 
+    feature_major = None
     if convention == "pytorch":
-        gates, recurrent_in, Y = _forward_pytorch(X, h0, params)
+        feature_major = _forward_pytorch(X, h0, params)
+        gates = feature_major["gates"].transpose(2, 0, 1)  # (N, T, 3H) view
+        recurrent_in = feature_major["Q_n"].transpose(2, 0, 1)  # (N, T, H) view
+        Y = np.ascontiguousarray(feature_major["Y"].transpose(2, 0, 1))  # (N, T, H)
     else:
         gates = X @ W[:D] + params["b"]  # (N, T, 3H): input part, becomes the gates in place
         recurrent_in = np.empty((N, T, H), dtype=X.dtype)  # r * h_prev
@@ -362,6 +366,7 @@ def forward(X, state0, params, *, convention="cho"):
         "Y": Y,
         "W": W,
         "convention": convention,
+        "feature_major": feature_major,
     }
     return Y, Y[:, -1].copy(), cache
 
@@ -370,50 +375,52 @@ def _forward_pytorch(X, h0, params):
     r"""The time loop of :func:`forward` for ``convention="pytorch"``, arranged for speed.
 
     The same equations as :func:`step_forward`; the input part of all gates at all steps is
-    one product before the loop, one (N, H) x (H, 3H) product per step serves all three
-    gates, the gate nonlinearities are :class:`~rnnlib.activations.GateActivations` calls
-    (two per step: n needs r first) on weight columns scaled once beforehand, and every step
-    writes into preallocated arrays.
+    one batched product before the loop, one (3H, H) x (H, N) product per step serves all
+    three gates, the gate nonlinearities are :class:`~rnnlib.activations.GateActivations`
+    calls (two per step: n needs r first) on weight columns scaled once beforehand, and every
+    step writes into preallocated arrays. The arrays are feature-major, one column per
+    sequence, so that each gate block of each step is contiguous (see ``lstm.forward``).
 
     Returns
     -------
-    gates : numpy.ndarray, shape (N, T, 3H)
-        Activated r, z, n of every step.
-    recurrent_in : numpy.ndarray, shape (N, T, H)
-        :math:`q_n = h_{t-1} W_{h,n} + b_{hn}` of every step.
-    Y : numpy.ndarray, shape (N, T, H)
-        Hidden state of every step.
+    dict
+        ``"gates"`` (T, 3H, N) activated r, z, n of every step; ``"Q_n"`` (T, H, N),
+        :math:`q_n = h_{t-1} W_{h,n} + b_{hn}` of every step; ``"Y"`` (T, H, N), the hidden
+        states.
     """
     N, T, D = X.shape
     H = h0.shape[1]
-    activate_rz = GateActivations("ss", H, X.dtype)
-    activate_n = GateActivations("t", H, X.dtype)
+    activate_rz = GateActivations("ss", H, X.dtype, axis=0)
+    activate_n = GateActivations("t", H, X.dtype, axis=0)
     scale = np.concatenate([activate_rz.scale, activate_n.scale])  # (3H,)
     W_scaled = params["W"] * scale  # (D+H, 3H): exact, the factors are powers of two
-    W_h = W_scaled[D:]  # (H, 3H)
-    b_hn = params["b_hn"] * activate_n.scale  # (H,)
+    W_h_T = np.ascontiguousarray(W_scaled[D:].T)  # (3H, H)
+    b_hn = np.ascontiguousarray(  # (H, N): the bias repeated per column, for contiguous adds
+        np.broadcast_to((params["b_hn"] * activate_n.scale)[:, None], (H, N))
+    )
 
-    gates = (X.reshape(N * T, D) @ W_scaled[:D]).reshape(N, T, 3 * H)  # input part
-    gates += params["b"] * scale
-    Q_n = np.empty((N, T, H), dtype=X.dtype)  # q_n of every step (scaled until the end)
-    Y = np.empty((N, T, H), dtype=X.dtype)
-    q = np.empty((N, 3 * H), dtype=X.dtype)  # h_{t-1} @ W_h, reused every step
-    work = np.empty((N, H), dtype=X.dtype)
-    h = h0
+    # (T, 3H, N): input part of every pre-activation, one batched product
+    gates = np.matmul(np.ascontiguousarray(W_scaled[:D].T), X.transpose(1, 2, 0))
+    gates += (params["b"] * scale)[:, None]
+    Q_n = np.empty((T, H, N), dtype=X.dtype)  # q_n of every step (scaled until the end)
+    Y = np.empty((T, H, N), dtype=X.dtype)
+    q = np.empty((3 * H, N), dtype=X.dtype)  # W_h^T h_{t-1}, reused every step
+    work = np.empty((H, N), dtype=X.dtype)
+    h = h0.T.copy()  # (H, N)
     for t in range(T):
-        g = gates[:, t]  # (N, 3H), a view
-        np.matmul(h, W_h, out=q)  # recurrent part of all gates, one product
-        g[:, : 2 * H] += q[:, : 2 * H]
-        activate_rz(g[:, : 2 * H])  # r, z
-        r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-        np.add(q[:, 2 * H :], b_hn, out=Q_n[:, t])  # q_n
-        n += np.multiply(r, Q_n[:, t], out=work)
+        g = gates[t]  # (3H, N)
+        np.matmul(W_h_T, h, out=q)  # recurrent part of all gates, one product
+        g[: 2 * H] += q[: 2 * H]
+        activate_rz(g[: 2 * H])  # r, z
+        r, z, n = g[:H], g[H : 2 * H], g[2 * H :]
+        np.add(q[2 * H :], b_hn, out=Q_n[t])  # q_n
+        n += np.multiply(r, Q_n[t], out=work)
         activate_n(n)  # (gru-pytorch-n)
         np.subtract(h, n, out=work)
         work *= z
-        h = np.add(n, work, out=Y[:, t])  # n + z (h - n)   (gru-pytorch-output)
+        h = np.add(n, work, out=Y[t])  # n + z (h - n)   (gru-pytorch-output)
     Q_n /= activate_n.scale[0]  # undo the scaling (exact)
-    return gates, Q_n, Y
+    return {"gates": gates, "Q_n": Q_n, "Y": Y}
 
 
 def backward(dY, dstate_T, cache):
@@ -505,42 +512,52 @@ def _backward_pytorch(dY, dh, cache):
     :math:`\bar Q` only in its n block, :math:`\bar p_n = \bar h_t (1 - z_t)(1 - n_t^2)`,
     filled in after the loop from the stored :math:`\bar h_t`.
     """
-    X, h0, gates, Y, W = cache["X"], cache["h0"], cache["gates"], cache["Y"], cache["W"]
-    N, T, H = Y.shape
+    X, h0, W = cache["X"], cache["h0"], cache["W"]
+    fm = cache["feature_major"]
+    gates, Y, Q_n = fm["gates"], fm["Y"], fm["Q_n"]  # (T, 3H, N), (T, H, N), (T, H, N)
+    T, H, N = Y.shape
     D = X.shape[2]
-    W_h_T = np.ascontiguousarray(W[D:].T)  # (3H, H); a contiguous copy multiplies faster
-    r, z, n = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]  # each (N, T, H)
-    H_prev = np.empty_like(Y)  # (N, T, H): h_{t-1}
-    H_prev[:, 0] = h0
-    H_prev[:, 1:] = Y[:, :-1]
+    W_h = W[D:]  # (H, 3H): dh_{t-1} gets W_h dQ_t in the feature-major layout
+    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]  # each (T, H, N)
+    H_prev = np.empty_like(Y)  # (T, H, N): h_{t-1}
+    H_prev[0] = h0.T
+    H_prev[1:] = Y[:-1]
 
-    one_minus_z = 1 - z
-    dn_factor = one_minus_z * tanh_grad_from_output(n)  # (N, T, H): (1 - z)(1 - n^2)
-    beta = np.empty((N, T, 2, H), dtype=Y.dtype)  # blocks z, n of the factor above
-    np.subtract(H_prev, n, out=beta[:, :, 0])
-    beta[:, :, 0] *= sigmoid_grad_from_output(z)
-    np.multiply(dn_factor, r, out=beta[:, :, 1])
-    rho = cache["recurrent_in"] * (1 - r)  # (N, T, H): q_n (1 - r)
+    dn_factor = tanh_grad_from_output(n)
+    dn_factor *= 1 - z  # (T, H, N): (1 - z)(1 - n^2)
+    beta = np.empty((T, 2, H, N), dtype=Y.dtype)  # blocks z, n of the factor above
+    np.subtract(H_prev, n, out=beta[:, 0])
+    beta[:, 0] *= sigmoid_grad_from_output(z)
+    np.multiply(dn_factor, r, out=beta[:, 1])
+    rho = Q_n * (1 - r)  # (T, H, N): q_n (1 - r)
+    dY_fm = np.ascontiguousarray(dY.transpose(1, 2, 0))  # (T, H, N)
 
-    dQ = np.empty((N, T, 3, H), dtype=Y.dtype)  # gradient of the recurrent product
-    dH = np.empty((N, T, H), dtype=Y.dtype)  # total gradient reaching h_t
-    back = np.empty((N, H), dtype=Y.dtype)
+    dQ = np.empty((T, 3, H, N), dtype=Y.dtype)  # gradient of the recurrent product
+    dH = np.empty((T, H, N), dtype=Y.dtype)  # total gradient reaching h_t
+    back = np.empty((H, N), dtype=Y.dtype)
+    dh = dh.T.copy()  # (H, N)
     for t in reversed(range(T)):
-        dh = np.add(dY[:, t], dh, out=dH[:, t])  # from the output and from step t+1
-        np.multiply(dh[:, None, :], beta[:, t], out=dQ[:, t, 1:])  # q_z, q_n
-        np.multiply(dQ[:, t, 2], rho[:, t], out=dQ[:, t, 0])  # q_r = p_r
-        np.matmul(dQ[:, t].reshape(N, 3 * H), W_h_T, out=back)
-        dh = np.multiply(dh, z[:, t])
+        dh = np.add(dY_fm[t], dh, out=dH[t])  # from the output and from step t+1
+        np.multiply(dh, beta[t], out=dQ[t, 1:])  # q_z, q_n
+        np.multiply(dQ[t, 2], rho[t], out=dQ[t, 0])  # q_r = p_r
+        np.matmul(W_h, dQ[t].reshape(3 * H, N), out=back)
+        dh = np.multiply(dh, z[t])
         dh += back  # (gru-pytorch-backward)
 
+    # Products over all N*T columns (t, n), with dP and dQ as (3H, T*N): whole rows move.
     rows = N * T
-    dQ_rows = dQ.reshape(rows, 3 * H)
-    dP = dQ.copy()  # (N, T, 3, H): input side, equal but for the n block
-    np.multiply(dH, dn_factor, out=dP[:, :, 2])
-    dP_rows = dP.reshape(rows, 3 * H)
+    dP = dQ.copy()  # (T, 3, H, N): input side, equal but for the n block
+    np.multiply(dH, dn_factor, out=dP[:, 2])
+    dP_cols = np.ascontiguousarray(dP.reshape(T, 3 * H, N).transpose(1, 0, 2)).reshape(3 * H, rows)
+    dQ_cols = np.ascontiguousarray(dQ.reshape(T, 3 * H, N).transpose(1, 0, 2)).reshape(3 * H, rows)
+    X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
+    H_prev_rows = np.empty((T, N, H), dtype=Y.dtype)  # h_{t-1}, rows (t, n)
+    H_prev_rows[0] = h0
+    H_prev_rows[1:] = cache["Y"].transpose(1, 0, 2)[:-1]
     dW = np.empty_like(W)  # (D+H, 3H)
-    np.matmul(X.reshape(rows, D).T, dP_rows, out=dW[:D])
-    np.matmul(H_prev.reshape(rows, H).T, dQ_rows, out=dW[D:])
-    grads = {"W": dW, "b": dP_rows.sum(axis=0), "b_hn": dQ_rows[:, 2 * H :].sum(axis=0)}
-    dX = (dP_rows @ W[:D].T).reshape(N, T, D)
-    return dX, dh, grads
+    np.matmul(X_rows.T, dP_cols.T, out=dW[:D])
+    np.matmul(H_prev_rows.reshape(rows, H).T, dQ_cols.T, out=dW[D:])
+    grads = {"W": dW, "b": dP_cols.sum(axis=1), "b_hn": dQ_cols[2 * H :].sum(axis=1)}
+    dX_rows = dP_cols.T @ W[:D].T  # (T*N, D)
+    dX = np.ascontiguousarray(dX_rows.reshape(T, N, D).transpose(1, 0, 2))  # (N, T, D)
+    return dX, dh.T.copy(), grads
