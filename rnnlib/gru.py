@@ -2,9 +2,13 @@ r"""The gated recurrent unit (GRU), in the memo's and in PyTorch's convention.
 
 Dimension letters: N batch, T time, D input, H hidden. Sequences are batch first.
 
-Two GRUs go by the same name. They differ in where the reset gate acts and in which side of
-the interpolation the update gate weights; neither can be turned into the other by
-rearranging weights, so rnnlib implements both, chosen with ``convention=``.
+Two GRUs go by the same name. They differ in which side of the interpolation the update
+gate weights, and in where the reset gate acts. The first difference is only a relabelling
+(negate the update gate's weights and bias, so z = 1 - u); the second makes them different
+models: the candidate's recurrent product sees r * h_{t-1} in one and is multiplied by r in
+the other, and no rearrangement of weights turns one into the other in general (only when
+the candidate's recurrent matrix is diagonal and b_hn = 0). So rnnlib implements both,
+chosen with ``convention=``.
 
 **The memo's GRU** (``convention="cho"``, Cho et al. 2014). ``W`` (D+H, 3H) and ``b`` (3H,)
 in column blocks r, u, a (width H each):
