@@ -236,31 +236,23 @@ def live_slider(make_figure: Callable, values, description: str = "value", *, va
         if not low < high:
             raise ValueError(f"values: expected a range (min, max) with min < max, got {values}")
         if all(isinstance(v, numbers.Integral) for v in values):
+            slider_class = ipywidgets.IntSlider
             step = values[2] if len(values) == 3 else 1
             start = (low + high) // 2 if value is None else value
-            slider = ipywidgets.IntSlider(
-                value=start,
-                min=low,
-                max=high,
-                step=step,
-                description=description,
-                continuous_update=False,
-                style=style,
-                layout=layout,
-            )
         else:
+            slider_class = ipywidgets.FloatSlider
             step = values[2] if len(values) == 3 else (high - low) / 100
             start = (low + high) / 2 if value is None else value
-            slider = ipywidgets.FloatSlider(
-                value=start,
-                min=low,
-                max=high,
-                step=step,
-                description=description,
-                continuous_update=False,
-                style=style,
-                layout=layout,
-            )
+        slider = slider_class(
+            value=start,
+            min=low,
+            max=high,
+            step=step,
+            description=description,
+            continuous_update=False,
+            style=style,
+            layout=layout,
+        )
     else:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             raise ValueError(
