@@ -312,14 +312,31 @@ class GateActivations:
                 P[..., block] -= 1.0
         return P
 
+    def _row_constants(self, n):
+        """``alpha`` and ``beta`` of the tanh method as (G*H, n) arrays, made once per n.
+
+        Full arrays rather than (G*H, 1) columns: NumPy broadcasts a column row by row, in
+        G*H short loops, but multiplies two arrays of the same shape in one sweep. A tanh
+        row becomes ``tanh * 1 + 0``, the same value.
+        """
+        if getattr(self, "_rows_n", None) != n:
+            shape = (self.scale.size, n)
+            self._alpha_rows = np.broadcast_to(self._alpha[:, None], shape).copy()
+            self._beta_rows = np.broadcast_to(self._beta[:, None], shape).copy()
+            self._rows_n = n
+        return self._alpha_rows, self._beta_rows
+
     def _call_rows(self, P):
         """:meth:`__call__` for blocks along axis 0: P is (G*H, N), each block contiguous."""
         if self.method == "tanh":
             np.tanh(P, out=P)
-            for run, kind in self._runs:
-                if kind == "s":  # sigma(x) = tanh(x/2)/2 + 1/2
-                    P[run] *= 0.5
-                    P[run] += 0.5
+            if self._all_sigmoid:  # sigma(x) = tanh(x/2)/2 + 1/2
+                P *= 0.5
+                P += 0.5
+            elif not self._all_tanh:  # both kinds: two sweeps over P instead of two per run
+                alpha, beta = self._row_constants(P.shape[1])
+                P *= alpha
+                P += beta
             return P
         with np.errstate(over="ignore"):  # exp(P) = inf gives the right limit below
             np.exp(P, out=P)

@@ -61,6 +61,19 @@ def test_gate_activations_match_sigmoid_and_tanh(kinds, dtype, axis, rng):
     assert np.all(np.isfinite(result))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gate_activations_rows_reused_for_another_batch_size(dtype, rng):
+    # axis=0 keeps per-column constants of the last batch size; a new size must rebuild them
+    H, kinds = 4, "ssts"
+    act = GateActivations(kinds, H, dtype, axis=0)
+    for N in (6, 2, 6):
+        P = (rng.standard_normal((N, len(kinds) * H)) * 4).astype(dtype)
+        result = act(np.ascontiguousarray((P * act.scale).T)).T
+        np.testing.assert_allclose(
+            result, reference_activations(P, kinds), rtol=0, atol=4 * np.finfo(dtype).eps
+        )
+
+
 def test_gate_activations_method_by_dtype():
     assert GateActivations("ssts", 3, np.float64).method == "exp"
     assert GateActivations("ssts", 3, np.float32).method == "tanh"
