@@ -500,13 +500,12 @@ def backward(dY, dstate_T, cache):
     # The products over all N*T columns (t, n): dP as (G*H, T*N), moving whole rows of N.
     rows = N * T
     dP_cols = np.ascontiguousarray(dP.reshape(T, G * H, N).transpose(1, 0, 2)).reshape(G * H, rows)
-    X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
-    H_prev = np.empty((T, N, H), dtype=Y.dtype)  # h_{t-1}, rows (t, n)
-    H_prev[0] = cache["h0"]
-    H_prev[1:] = cache["Y"].transpose(1, 0, 2)[:-1]
-    dW = np.empty_like(W)  # (D+H, G*H); dP_cols.T is a transposed view, BLAS reads it as is
-    np.matmul(X_rows.T, dP_cols.T, out=dW[:D])
-    np.matmul(H_prev.reshape(rows, H).T, dP_cols.T, out=dW[D:])
+    Z = np.empty((T, N, D + H), dtype=Y.dtype)  # rows z_t = [x_t, h_{t-1}], (t, n)
+    Z[:, :, :D] = X.transpose(1, 0, 2)
+    Z[0, :, D:] = cache["h0"]
+    Z[1:, :, D:] = cache["Y"].transpose(1, 0, 2)[:-1]
+    # (D+H, G*H), one product for W_x and W_h; dP_cols.T is a view, BLAS reads it as is
+    dW = Z.reshape(rows, D + H).T @ dP_cols.T
     grads = {"W": dW, "b": dP_cols.sum(axis=1)}
     dX_rows = dP_cols.T @ W[:D].T  # (T*N, D)
     dX = np.ascontiguousarray(dX_rows.reshape(T, N, D).transpose(1, 0, 2))  # (N, T, D)
