@@ -281,8 +281,9 @@ class GateActivations:
         if axis not in (0, -1):
             raise ValueError(f"axis: expected -1 (blocks along columns) or 0, got {axis!r}")
         self.axis = axis
-        # With axis=0 each block is a contiguous run of rows: apply the per-block constants
-        # run by run (a broadcast over rows of length N would iterate row by row).
+        # With axis=0 each block is a contiguous run of rows: the exp method divides run by
+        # run (a broadcast over rows of length N would iterate row by row); the tanh method
+        # uses full (G*H, N) constants instead (see _row_constants).
         self._runs = []  # (slice, kind) for maximal runs of equal kinds
         start = 0
         for g in range(1, len(kinds) + 1):
