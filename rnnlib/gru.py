@@ -405,7 +405,7 @@ def _forward_pytorch(X, h0, params):
 
     # (T, 3H, N): input part of every pre-activation, one batched product
     gates = np.matmul(np.ascontiguousarray(W_scaled[:D].T), X.transpose(1, 2, 0))
-    gates += (params["b"] * scale)[:, None]
+    gates += np.ascontiguousarray(np.broadcast_to((params["b"] * scale)[:, None], (3 * H, N)))
     Q_n = np.empty((T, H, N), dtype=X.dtype)  # q_n of every step (scaled until the end)
     Y = np.empty((T, H, N), dtype=X.dtype)
     q = np.empty((3 * H, N), dtype=X.dtype)  # W_h^T h_{t-1}, reused every step

@@ -370,7 +370,11 @@ def forward(X, state0, params, *, forget_gate=True):
     # (T, G*H, N): input part of every pre-activation, computed feature-major directly
     # (one product per step, W_x^T x_t^T, in one batched call); becomes the gates.
     gates = np.matmul(np.ascontiguousarray(W_scaled[:D].T), X.transpose(1, 2, 0))
-    gates += (params["b"] * activate.scale)[:, None]
+    # the bias repeated per column, (G*H, N): added to each step's block in one sweep, where a
+    # (G*H, 1) column would be added row by row
+    gates += np.ascontiguousarray(
+        np.broadcast_to((params["b"] * activate.scale)[:, None], (G * H, N))
+    )
     Y = np.empty((T, H, N), dtype=X.dtype)
     S = np.empty((T, H, N), dtype=X.dtype)  # cell states s_t
     tanh_S = np.empty((T, H, N), dtype=X.dtype)
