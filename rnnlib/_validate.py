@@ -21,6 +21,7 @@ import numpy as np
 __all__ = [
     "FLOAT_DTYPES",
     "check_array",
+    "check_cache",
     "check_finite",
     "check_params",
     "check_positive_int",
@@ -78,7 +79,9 @@ def check_finite(name, a):
         raise ValueError(f"{name} contains NaN or inf (first at index {first})")
 
 
-def check_array(name, a, ndim=None, shape=None, dtype=None, *, dims=None, finite=True):
+def check_array(
+    name, a, ndim=None, shape=None, dtype=None, *, dims=None, finite=True, nonempty=False
+):
     """Check one array argument and return it.
 
     Parameters
@@ -99,6 +102,9 @@ def check_array(name, a, ndim=None, shape=None, dtype=None, *, dims=None, finite
         Dimension letters for the message, e.g. ``"N, T, D"``.
     finite : bool, default True
         Also reject NaN and inf.
+    nonempty : bool, default False
+        Also reject a dimension of size 0 (a batch of no sequences, a sequence of no steps):
+        the cells need at least one of each to have a final state.
 
     Returns
     -------
@@ -109,7 +115,8 @@ def check_array(name, a, ndim=None, shape=None, dtype=None, *, dims=None, finite
     ------
     ValueError
         If ``a`` is not an array, has the wrong number of dimensions, the wrong shape, a
-        dtype other than float32/float64 or other than ``dtype``, or holds NaN/inf.
+        dtype other than float32/float64 or other than ``dtype``, is empty along a
+        dimension (with ``nonempty``), or holds NaN/inf.
     """
     expected = "" if dims is None else f" of shape ({dims})"
     if not isinstance(a, np.ndarray):
@@ -133,9 +140,58 @@ def check_array(name, a, ndim=None, shape=None, dtype=None, *, dims=None, finite
         s is not None and s != got for s, got in zip(shape, a.shape, strict=True)
     ):
         raise ValueError(f"{name}: expected shape {format_shape(shape, dims)}, got {a.shape}")
+    if nonempty and 0 in a.shape:
+        letters = "" if dims is None else f" ({dims})"
+        raise ValueError(
+            f"{name}: expected at least one entry along every dimension{letters}, "
+            f"got shape {a.shape}"
+        )
     if finite:
         check_finite(name, a)
     return a
+
+
+def check_cache(cache, made_by, keys):
+    """Check that ``cache`` is what the forward function ``made_by`` returned.
+
+    Every forward function of rnnlib records its own name in its cache under ``"made_by"``,
+    so that a backward function given the cache of another cell, of a step function or of
+    the fast path says so instead of failing on a missing key deep inside.
+
+    Parameters
+    ----------
+    cache : dict
+        The argument passed to a backward function.
+    made_by : str
+        The forward function whose cache is expected, e.g. ``"rnnlib.lstm.forward"``.
+    keys : iterable of str
+        The entries the backward function reads.
+
+    Returns
+    -------
+    dict
+        ``cache`` itself.
+
+    Raises
+    ------
+    ValueError
+        If ``cache`` is not a dict, was made by another function, or lacks one of ``keys``.
+    """
+    if not isinstance(cache, dict):
+        raise ValueError(
+            f"cache: expected the dict returned by {made_by}, got {type(cache).__name__}"
+        )
+    origin = cache.get("made_by")
+    if origin != made_by:
+        got = "a dict without that record" if origin is None else f"the cache of {origin}"
+        raise ValueError(f"cache: expected the cache returned by {made_by}, got {got}")
+    missing = [key for key in keys if key not in cache]
+    if missing:
+        raise ValueError(
+            f"cache: the cache of {made_by} lacks {', '.join(repr(k) for k in missing)}; "
+            "pass the cache exactly as the forward function returned it"
+        )
+    return cache
 
 
 def check_params(params, expected, dtype, *, hint=""):

@@ -64,6 +64,7 @@ from rnnlib._validate import (
     resolve_rng,
 )
 from rnnlib.activations import softmax
+from rnnlib.fast import CELLS as FAST_CELLS
 from rnnlib.losses import mse, softmax_cross_entropy
 
 __all__ = [
@@ -194,11 +195,11 @@ def _resolve_cell(cell):
         if cell not in CELLS:
             raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
         return CELLS[cell]
-    if cell in CELLS.values():
+    if cell in CELLS.values() or cell in FAST_CELLS.values():
         return cell
     raise ValueError(
         f"cell: expected one of {sorted(CELLS)} or the module rnnlib.rnn, rnnlib.lstm or "
-        f"rnnlib.gru, got {cell!r}"
+        f"rnnlib.gru (or its rnnlib.fast twin), got {cell!r}"
     )
 
 
@@ -437,6 +438,10 @@ class SequenceModel:
         dtype of the parameters; inputs must have the same.
     bidirectional : bool, default False
         Make every layer bidirectional (a layer above then reads 2H features per step).
+    fast : bool, default True
+        Run the cells' sequence functions from :mod:`rnnlib.fast` (same results, faster)
+        instead of the derivation-shaped ones of :mod:`rnnlib.rnn`, :mod:`rnnlib.lstm` and
+        :mod:`rnnlib.gru`. Ignored when ``cell`` is a module.
     **cell_options
         Passed to the cell: ``forget_gate`` and ``forget_bias`` for the LSTM,
         ``convention`` for the GRU.
@@ -463,9 +468,13 @@ class SequenceModel:
     """
 
     def __init__(self, cell, input_size, hidden_size, output_size, num_layers=1, *,
-                 rng=None, dtype=np.float64, bidirectional=False, **cell_options):
+                 rng=None, dtype=np.float64, bidirectional=False, fast=True, **cell_options):
         self.cell_name = cell if isinstance(cell, str) else cell.__name__.rsplit(".", 1)[-1]
+        if not isinstance(fast, (bool, np.bool_)):
+            raise ValueError(f"fast: expected True or False, got {fast!r}")
         self.cell = _resolve_cell(cell)
+        if isinstance(cell, str) and fast:
+            self.cell = FAST_CELLS[cell]
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.output_size = check_positive_int("output_size", output_size)

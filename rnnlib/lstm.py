@@ -52,12 +52,14 @@ pre-activation gradient :math:`\bar P_t`. Then, as in the RNN,
 The term :math:`\bar s_{t+1} \odot f_{t+1}` is the "constant error carousel": without a
 forget gate it is :math:`\bar s_{t+1}` itself, passed back unchanged.
 
-Speed: the input part of all four gates at every step is one product ``X @ W[:D]`` before
-the loop; each step does one (N, H) x (H, 4H) product for all gates; the weight gradient is
-one product over all N*T rows after the loop. The sequence functions also apply the
-nonlinearities of all gates of a step in one :class:`~rnnlib.activations.GateActivations`
-call and write into preallocated arrays; the step functions keep the derivation's shape,
-and the tests check that both compute the same.
+The sequence functions compute the input part of all gates at every step with one product
+``X @ W[:D] + b`` before the time loop, and :math:`\bar W` and the input gradients with
+one product each after it; everything else follows the step functions line by line. A
+faster arrangement of the same computation, with the same interface and results, is
+:mod:`rnnlib.fast.lstm`.
+
+In every function the lines before the first equation only check the arguments
+(:mod:`rnnlib._validate`).
 
 PyTorch: ``torch.nn.LSTM`` orders its gate blocks i, f, g, o (g is our a) and stores
 ``weight_ih_l0`` (4H, D) and ``weight_hh_l0`` (4H, H), so ``weight_ih_l0`` is ``W[:D].T``
@@ -69,15 +71,15 @@ import numpy as np
 
 from rnnlib._validate import (
     check_array,
+    check_cache,
     check_finite,
-    check_params,
     check_positive_int,
     hidden_size_of,
     resolve_dtype,
     resolve_rng,
 )
+from rnnlib._validate import check_params as check_param_shapes
 from rnnlib.activations import (
-    GateActivations,
     sigmoid,
     sigmoid_grad_from_output,
     tanh,
@@ -87,7 +89,10 @@ from rnnlib.activations import (
 __all__ = [
     "GATES",
     "GATES_NO_FORGET",
+    "INIT_OPTIONS",
+    "OPTIONS",
     "backward",
+    "check_params",
     "forward",
     "init_params",
     "step_backward",
@@ -98,6 +103,9 @@ __all__ = [
 GATES = ("f", "i", "a", "o")
 #: Column blocks with ``forget_gate=False`` (the 1997 cell).
 GATES_NO_FORGET = ("i", "a", "o")
+#: Keyword options of the forward functions and of :func:`init_params`.
+OPTIONS = ("forget_gate",)
+INIT_OPTIONS = ("forget_gate", "forget_bias")
 
 
 def _gates(forget_gate):
@@ -149,6 +157,35 @@ def init_params(
     return {"W": W.astype(dtype), "b": b.astype(dtype)}
 
 
+def check_params(params, input_size, dtype=None, *, forget_gate=True):
+    """Check an LSTM parameter dict for inputs of size ``input_size``; return H.
+
+    Parameters
+    ----------
+    params : dict
+        ``"W"`` (D+H, 4H) and ``"b"`` (4H,), or 3H without the forget gate.
+    input_size : int
+        D.
+    dtype : {numpy.float64, numpy.float32}, optional
+        The dtype the arrays must have; None means that of ``params["W"]``.
+    forget_gate : bool, default True
+        Which cell the parameters are for.
+
+    Returns
+    -------
+    H : int
+        The hidden size.
+
+    Raises
+    ------
+    ValueError
+        Naming the key, the expected shape and the shape received (and the option to pass
+        when the weight fits the other cell).
+    """
+    D = check_positive_int("input_size", input_size)
+    return _check_params(params, D, dtype, "input_size", forget_gate)
+
+
 def _check_params(params, D, dtype, source, forget_gate):
     """Check ``params`` against D, the dtype and the option; return H."""
     gates = _gates(forget_gate)
@@ -159,7 +196,9 @@ def _check_params(params, D, dtype, source, forget_gate):
     )
     H = hidden_size_of(params, D, gates, source, alternatives=[(other, advice)])
     G = len(gates)
-    check_params(params, {"W": ((D + H, G * H), f"D+H, {G}H"), "b": ((G * H,), f"{G}H")}, dtype)
+    dtype = params["W"].dtype if dtype is None else dtype
+    expected = {"W": ((D + H, G * H), f"D+H, {G}H"), "b": ((G * H,), f"{G}H")}
+    check_param_shapes(params, expected, dtype)
     return H
 
 
@@ -236,7 +275,7 @@ def step_forward(x, state, params, *, forget_gate=True):
     -----
     PyTorch's ``torch.nn.LSTMCell`` is the same cell with its gate blocks ordered i, f, g, o.
     """
-    x = check_array("x", x, ndim=2, dims="N, D", finite=False)
+    x = check_array("x", x, ndim=2, dims="N, D", finite=False, nonempty=True)
     N, D = x.shape
     H = _check_params(params, D, x.dtype, "x", forget_gate)
     check_finite("x", x)
@@ -249,6 +288,7 @@ def step_forward(x, state, params, *, forget_gate=True):
     tanh_s = tanh(s)
     h = o * tanh_s  # (lstm-output)
     cache = {
+        "made_by": "rnnlib.lstm.step_forward",
         "z": z,
         "gates": gates,
         "s_prev": s_prev,
@@ -287,6 +327,8 @@ def step_backward(dh, dstate, cache):
     (lstm-do), (lstm-ds), (lstm-dgates) for one step, then through the activations and the
     fused product.
     """
+    keys = ("z", "gates", "s_prev", "tanh_s", "W", "D", "forget_gate")
+    check_cache(cache, "rnnlib.lstm.step_forward", keys)
     z, gates, s_prev, tanh_s = cache["z"], cache["gates"], cache["s_prev"], cache["tanh_s"]
     W, D, forget_gate = cache["W"], cache["D"], cache["forget_gate"]
     N, H = s_prev.shape
@@ -312,6 +354,7 @@ def step_backward(dh, dstate, cache):
     dz = dP @ W.T  # (N, D+H)
     ds_prev = ds if f is None else ds * f
     return dz[:, :D], (dz[:, D:], ds_prev), grads
+
 
 
 def forward(X, state0, params, *, forget_gate=True):
@@ -340,81 +383,45 @@ def forward(X, state0, params, *, forget_gate=True):
 
     Notes
     -----
-    Equal to calling :func:`step_forward` T times (the tests check this), arranged for
-    speed:
-
-    - the input part of all gates at all steps is one product ``X @ W[:D] + b`` of shape
-      (N, T, G*H) before the loop, and each step adds the recurrent part with one product
-      for all gates;
-    - all gate nonlinearities of a step are one :class:`~rnnlib.activations.GateActivations`
-      call, for which the weight columns are scaled once beforehand (exactly, by powers of
-      two);
-    - every step writes into preallocated arrays (``out=`` and in-place operators), so a
-      step is about ten NumPy calls. At small sizes the time per call, not the arithmetic,
-      is what a step costs.
+    The loop is :func:`step_forward`'s body, line for line, except that the input part
+    :math:`x_t W_x + b` of every gate at every step is one product ``X @ W[:D] + b`` of
+    shape (N, T, G*H) before the loop; each step adds the recurrent part
+    :math:`h_{t-1} W_h` of all gates with one product. The result equals calling
+    :func:`step_forward` T times (the tests check this).
     """
-    X = check_array("X", X, ndim=3, dims="N, T, D", finite=False)
+    X = check_array("X", X, ndim=3, dims="N, T, D", finite=False, nonempty=True)
     N, T, D = X.shape
     H = _check_params(params, D, X.dtype, "X", forget_gate)
     check_finite("X", X)
     h0, s0 = _check_state("state0", state0, N, H, X.dtype)
     W = params["W"]
-    G = 4 if forget_gate else 3
-    # Inside the loop every array is "feature-major": one column per sequence, (H, N) for a
-    # state and (G*H, N) for the gates, so that each gate block of each step is one
-    # contiguous piece of memory and every NumPy call runs over it in one sweep.
-    activate = GateActivations("ssts" if forget_gate else "sts", H, X.dtype, axis=0)
-    W_scaled = W * activate.scale  # (D+H, G*H): columns pre-scaled for `activate`
-    W_h_T = np.ascontiguousarray(W_scaled[D:].T)  # (G*H, H)
+    W_h = W[D:]  # (H, G*H): recurrent part of every gate, a view
 
-    # (T, G*H, N): input part of every pre-activation, computed feature-major directly
-    # (one product per step, W_x^T x_t^T, in one batched call); becomes the gates.
-    gates = np.matmul(np.ascontiguousarray(W_scaled[:D].T), X.transpose(1, 2, 0))
-    # the bias repeated per column, (G*H, N): added to each step's block in one sweep, where a
-    # (G*H, 1) column would be added row by row
-    gates += np.ascontiguousarray(
-        np.broadcast_to((params["b"] * activate.scale)[:, None], (G * H, N))
-    )
-    Y = np.empty((T, H, N), dtype=X.dtype)
-    S = np.empty((T, H, N), dtype=X.dtype)  # cell states s_t
-    tanh_S = np.empty((T, H, N), dtype=X.dtype)
-    recurrent = np.empty((G * H, N), dtype=X.dtype)  # W_h^T h_{t-1}, reused every step
-    input_term = np.empty((H, N), dtype=X.dtype)  # i_t * a_t
-    F, I, A, O = _split_rows(gates, forget_gate)  # (T, H, N) views; F None without
-    h, s = np.ascontiguousarray(h0.T), np.ascontiguousarray(s0.T)  # (H, N)
+    gates = X @ W[:D] + params["b"]  # (N, T, G*H): input part of every pre-activation
+    Y = np.empty((N, T, H), dtype=X.dtype)  # outputs h_t
+    S = np.empty((N, T, H), dtype=X.dtype)  # cell states s_t
+    tanh_S = np.empty((N, T, H), dtype=X.dtype)  # tanh(s_t)
+    h, s = h0, s0
     for t in range(T):
-        g = gates[t]  # (G*H, N)
-        g += np.matmul(W_h_T, h, out=recurrent)  # full pre-activations, one product
-        activate(g)  # (lstm-forget) ... (lstm-output-gate), all blocks in one go
-        np.multiply(I[t], A[t], out=input_term)
-        if F is None:
-            np.add(s, input_term, out=S[t])  # (lstm-state-1997)
-        else:
-            np.multiply(F[t], s, out=S[t])
-            S[t] += input_term  # (lstm-state)
-        s = S[t]
-        np.tanh(s, out=tanh_S[t])  # activations.tanh, writing into tanh_S
-        h = np.multiply(O[t], tanh_S[t], out=Y[t])  # (lstm-output)
-    batch_first = {"gates": gates.transpose(2, 0, 1), "S": S.transpose(2, 0, 1)}
-    Y_out = np.ascontiguousarray(Y.transpose(2, 0, 1))  # (N, T, H)
+        gates[:, t] = _activate(gates[:, t] + h @ W_h, forget_gate)  # (N, G*H)
+        f, i, a, o = _split(gates[:, t], forget_gate)  # each (N, H)
+        s = i * a + (s if f is None else f * s)  # (lstm-state) / (lstm-state-1997)
+        tanh_s = tanh(s)
+        h = o * tanh_s  # (lstm-output)
+        Y[:, t], S[:, t], tanh_S[:, t] = h, s, tanh_s
     cache = {
+        "made_by": "rnnlib.lstm.forward",
         "X": X,
         "h0": h0,
         "s0": s0,
-        "gates": batch_first["gates"],  # (N, T, G*H) view, activated gates
-        "Y": Y_out,
-        "S": batch_first["S"],  # (N, T, H) view
+        "gates": gates,
+        "Y": Y,
+        "S": S,
+        "tanh_S": tanh_S,
         "W": W,
         "forget_gate": forget_gate,
-        "feature_major": {"gates": gates, "Y": Y, "S": S, "tanh_S": tanh_S},
     }
-    return Y_out, (h.T.copy(), s.T.copy()), cache
-
-
-def _split_rows(gates, forget_gate):
-    """Split feature-major gates (..., G*H, N) into row-block views (f, i, a, o)."""
-    blocks = np.split(gates, 4 if forget_gate else 3, axis=-2)
-    return tuple(blocks) if forget_gate else (None, *blocks)
+    return Y, (h, s), cache
 
 
 def backward(dY, dstate_T, cache):
@@ -441,76 +448,50 @@ def backward(dY, dstate_T, cache):
 
     Notes
     -----
-    The same equations as :func:`step_backward`, regrouped so that the loop does as little
-    as possible. Everything in (lstm-do), (lstm-ds), (lstm-dgates) and the activation
-    derivatives that does not involve a gradient is a product of forward values, so it is
-    computed for all steps at once before the loop:
-
-    .. math::
-
-        c_t = o_t (1 - \tanh^2 s_t), \quad
-        k_t = [s_{t-1} f_t(1-f_t),\ a_t i_t (1-i_t),\ i_t (1 - a_t^2)], \quad
-        l_t = \tanh(s_t)\, o_t (1 - o_t).
-
-    The loop then carries :math:`\bar h` and :math:`\bar s` back in time:
-    :math:`\bar s_t = \bar s_{t+1} f_{t+1} + \bar h_t c_t`, the pre-activation gradient
-    :math:`\bar P_t = [\bar s_t k_t,\ \bar h_t l_t]` (N, G*H) is stored, and
-    :math:`\bar h_{t-1} = \bar P_t W_h^\top` is the one product inside the loop.
-    Afterwards :math:`\bar W = [X; H_{prev}]^\top \bar P` (over all N*T rows, with
-    :math:`H_{prev}` the states :math:`h_{t-1}`) and :math:`\bar X = \bar P W_x^\top` are
-    one product each.
+    The loop runs backwards in time, carries :math:`\bar h` and :math:`\bar s`, and is
+    :func:`step_backward`'s body line for line: (lstm-ds), (lstm-do), (lstm-dgates), then
+    through the activations to the pre-activation gradient :math:`\bar P_t` (N, G*H), which
+    it stores. Only the product :math:`\bar P_t W_h^\top` that carries :math:`\bar h` back
+    stays inside the loop. Afterwards :math:`\bar W = Z^\top \bar P` is one product over the
+    stacked rows :math:`z_t = [x_t, h_{t-1}]` (N*T, D+H), and :math:`\bar X = \bar P W_x^\top`
+    another.
     """
-    X, W, forget_gate = cache["X"], cache["W"], cache["forget_gate"]
-    fm = cache["feature_major"]  # the forward pass's arrays, (T, ., N)
-    gates, Y, S, tanh_S = fm["gates"], fm["Y"], fm["S"], fm["tanh_S"]
-    T, H, N = Y.shape
+    keys = ("X", "h0", "s0", "gates", "Y", "S", "tanh_S", "W", "forget_gate")
+    check_cache(cache, "rnnlib.lstm.forward", keys)
+    X, gates, Y, S, tanh_S = cache["X"], cache["gates"], cache["Y"], cache["S"], cache["tanh_S"]
+    W, forget_gate = cache["W"], cache["forget_gate"]
+    N, T, H = Y.shape
     D = X.shape[2]
-    G = gates.shape[1] // H
     dY = check_array("dY", dY, shape=(N, T, H), dtype=Y.dtype, dims="N, T, H")
     if dstate_T is None:
-        dh = np.zeros((H, N), dtype=Y.dtype)
-        ds = np.zeros((H, N), dtype=Y.dtype)
+        dh = np.zeros((N, H), dtype=Y.dtype)
+        ds = np.zeros((N, H), dtype=Y.dtype)
     else:
         dh, ds = _check_state("dstate_T", dstate_T, N, H, Y.dtype)
-        dh, ds = dh.T.copy(), ds.T.copy()  # (H, N) each, new arrays: updated in place below
-    W_h = W[D:]  # (H, G*H): dh_{t-1} = W_h dP_t in the feature-major layout
-    dY_fm = np.ascontiguousarray(dY.transpose(1, 2, 0))  # (T, H, N)
+    W_h_T = W[D:].T  # (G*H, H)
 
-    # The factors of the gradient that come from the forward pass only, all steps at once.
-    f, i, a, o = _split_rows(gates, forget_gate)  # each (T, H, N)
-    S_prev = np.empty_like(S)  # (T, H, N): s_{t-1}
-    S_prev[0] = cache["s0"].T
-    S_prev[1:] = S[:-1]
-    c = tanh_grad_from_output(tanh_S)
-    c *= o  # (T, H, N): c_t
-    k = np.empty((T, G - 1, H, N), dtype=Y.dtype)  # k_t, blocks [f,] i, a
-    if f is not None:
-        np.multiply(S_prev, sigmoid_grad_from_output(f), out=k[:, 0])
-    np.multiply(a, sigmoid_grad_from_output(i), out=k[:, -2])
-    np.multiply(i, tanh_grad_from_output(a), out=k[:, -1])
-    l = tanh_S * sigmoid_grad_from_output(o)  # (T, H, N): l_t
-
-    dP = np.empty((T, G, H, N), dtype=Y.dtype)  # gradient of every pre-activation
-    dh_from_s = np.empty((H, N), dtype=Y.dtype)
+    dP = np.empty_like(gates)  # (N, T, G*H): gradient of every pre-activation
     for t in reversed(range(T)):
-        dh += dY_fm[t]  # (H, N): from the output and from step t+1
-        ds += np.multiply(dh, c[t], out=dh_from_s)  # (lstm-ds)
-        np.multiply(ds, k[t], out=dP[t, :-1])  # [f,] i, a blocks
-        np.multiply(dh, l[t], out=dP[t, -1])  # o block                  (lstm-do)
+        f, i, a, o = _split(gates[:, t], forget_gate)  # each (N, H)
+        s_prev = S[:, t - 1] if t > 0 else cache["s0"]
+        tanh_s = tanh_S[:, t]
+        dh = dY[:, t] + dh  # (N, H): from the output and from step t+1
+        ds = ds + dh * o * tanh_grad_from_output(tanh_s)  # (lstm-ds)
+        dgates = np.empty_like(gates[:, t])  # (N, G*H), blocks like the gates
+        df, di, da, do = _split(dgates, forget_gate)  # views that write into dgates
+        do[...] = dh * tanh_s  # (lstm-do)
+        di[...] = ds * a  # (lstm-dgates)
+        da[...] = ds * i
         if f is not None:
-            ds *= f[t]  # on to s_{t-1}
-        np.matmul(W_h, dP[t].reshape(G * H, N), out=dh)  # (H, N): on to h_{t-1}
+            df[...] = ds * s_prev
+        dP[:, t] = dgates * _activation_grad(gates[:, t], forget_gate)  # pre-activations
+        dh = dP[:, t] @ W_h_T  # (N, H): on to h_{t-1}
+        ds = ds if f is None else ds * f  # (N, H): on to s_{t-1}
 
-    # The products over all N*T columns (t, n): dP as (G*H, T*N), moving whole rows of N.
-    rows = N * T
-    dP_cols = np.ascontiguousarray(dP.reshape(T, G * H, N).transpose(1, 0, 2)).reshape(G * H, rows)
-    Z = np.empty((T, N, D + H), dtype=Y.dtype)  # rows z_t = [x_t, h_{t-1}], (t, n)
-    Z[:, :, :D] = X.transpose(1, 0, 2)
-    Z[0, :, D:] = cache["h0"]
-    Z[1:, :, D:] = cache["Y"].transpose(1, 0, 2)[:-1]
-    # (D+H, G*H), one product for W_x and W_h; dP_cols.T is a view, BLAS reads it as is
-    dW = Z.reshape(rows, D + H).T @ dP_cols.T
-    grads = {"W": dW, "b": dP_cols.sum(axis=1)}
-    dX_rows = dP_cols.T @ W[:D].T  # (T*N, D)
-    dX = np.ascontiguousarray(dX_rows.reshape(T, N, D).transpose(1, 0, 2))  # (N, T, D)
-    return dX, (dh.T.copy(), ds.T.copy()), grads
+    G_H = gates.shape[2]
+    H_prev = np.concatenate([cache["h0"][:, None, :], Y[:, :-1]], axis=1)  # (N, T, H)
+    Z = np.concatenate([X, H_prev], axis=2).reshape(N * T, D + H)  # (N*T, D+H)
+    dP_rows = dP.reshape(N * T, G_H)  # (N*T, G*H)
+    grads = {"W": Z.T @ dP_rows, "b": dP_rows.sum(axis=0)}
+    dX = dP @ W[:D].T  # (N, T, D)
+    return dX, (dh, ds), grads

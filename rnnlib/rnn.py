@@ -29,10 +29,15 @@ Backward, with :math:`\bar h_t = \partial L / \partial h_t` the total gradient r
     \bar W = \sum_t z_t^\top \bar a_t, \quad \bar b = \sum_t \textstyle\sum_n \bar a_t,
     \quad \bar x_t = \bar a_t W_x^\top                              \qquad \text{(rnn-grads)}
 
-Speed: the input part :math:`x_t W_x` of every step is one matrix product before the time
-loop, only :math:`h_{t-1} W_h` stays inside it; backward keeps only the (N, H) products that
-carry the gradient back in time inside the loop, and computes :math:`\bar W` and the input
-gradients afterwards with one product each over all N*T rows.
+The sequence functions compute the input part :math:`x_t W_x + b` of every step with one
+product before the time loop, and :math:`\bar W` and the input gradients with one product
+each after it; everything else follows the step functions line by line. A faster
+arrangement of the same computation, with the same interface and results, is
+:mod:`rnnlib.fast.rnn`.
+
+In every function the lines before the first equation only check the arguments
+(:mod:`rnnlib._validate`); the mathematics starts at the line labelled (rnn-concat) or
+(rnn-forward).
 
 PyTorch: ``torch.nn.RNN(nonlinearity="tanh")`` computes the same with
 ``weight_ih_l0 = W[:D].T``, ``weight_hh_l0 = W[D:].T`` and ``bias_ih_l0 + bias_hh_l0 = b``
@@ -43,19 +48,33 @@ import numpy as np
 
 from rnnlib._validate import (
     check_array,
+    check_cache,
     check_finite,
-    check_params,
     check_positive_int,
     hidden_size_of,
     resolve_dtype,
     resolve_rng,
 )
-from rnnlib.activations import GateActivations, tanh, tanh_grad_from_output
+from rnnlib._validate import check_params as check_param_shapes
+from rnnlib.activations import tanh, tanh_grad_from_output
 
-__all__ = ["GATES", "backward", "forward", "init_params", "step_backward", "step_forward"]
+__all__ = [
+    "GATES",
+    "INIT_OPTIONS",
+    "OPTIONS",
+    "backward",
+    "check_params",
+    "forward",
+    "init_params",
+    "step_backward",
+    "step_forward",
+]
 
 #: Column blocks of ``W`` and ``b``: a single one, the pre-activation of the new state.
 GATES = ("h",)
+#: Keyword options of the forward functions (the RNN has none) and of :func:`init_params`.
+OPTIONS = ()
+INIT_OPTIONS = ()
 
 
 def init_params(input_size, hidden_size, *, rng=None, dtype=np.float64):
@@ -88,10 +107,37 @@ def init_params(input_size, hidden_size, *, rng=None, dtype=np.float64):
     }
 
 
+def check_params(params, input_size, dtype=None):
+    """Check an RNN parameter dict for inputs of size ``input_size``; return H.
+
+    Parameters
+    ----------
+    params : dict
+        ``"W"`` (D+H, H) and ``"b"`` (H,).
+    input_size : int
+        D.
+    dtype : {numpy.float64, numpy.float32}, optional
+        The dtype the arrays must have; None means that of ``params["W"]``.
+
+    Returns
+    -------
+    H : int
+        The hidden size.
+
+    Raises
+    ------
+    ValueError
+        Naming the key, the expected shape and the shape received.
+    """
+    D = check_positive_int("input_size", input_size)
+    return _check_params(params, D, dtype, "input_size")
+
+
 def _check_params(params, D, dtype, source):
     """Check ``params`` against the input size D and dtype of ``source``; return H."""
     H = hidden_size_of(params, D, GATES, source)
-    check_params(params, {"W": ((D + H, H), "D+H, H"), "b": ((H,), "H")}, dtype)
+    dtype = params["W"].dtype if dtype is None else dtype
+    check_param_shapes(params, {"W": ((D + H, H), "D+H, H"), "b": ((H,), "H")}, dtype)
     return H
 
 
@@ -121,7 +167,7 @@ def step_forward(x, state, params):
     :math:`h_t = \tanh([x_t, h_{t-1}] W + b)`; the memo's :math:`W` acting on a column
     vector is our ``W.T``.
     """
-    x = check_array("x", x, ndim=2, dims="N, D", finite=False)
+    x = check_array("x", x, ndim=2, dims="N, D", finite=False, nonempty=True)
     N, D = x.shape
     H = _check_params(params, D, x.dtype, "x")
     check_finite("x", x)
@@ -131,7 +177,7 @@ def step_forward(x, state, params):
 
     z = np.concatenate([x, h_prev], axis=1)  # (N, D+H)   (rnn-concat)
     h = tanh(z @ params["W"] + params["b"])  # (N, H)     (rnn-preact), (rnn-forward)
-    cache = {"z": z, "h": h, "W": params["W"], "D": D}
+    cache = {"made_by": "rnnlib.rnn.step_forward", "z": z, "h": h, "W": params["W"], "D": D}
     return h, h, cache
 
 
@@ -161,6 +207,7 @@ def step_backward(dh, dstate, cache):
     (rnn-dh), (rnn-da), (rnn-grads) for a single step: the two incoming gradients add up
     because :math:`h_t` is used twice, as the output and as the next step's state.
     """
+    check_cache(cache, "rnnlib.rnn.step_forward", ("z", "h", "W", "D"))
     z, h, W, D = cache["z"], cache["h"], cache["W"], cache["D"]
     dh = check_array("dh", dh, shape=h.shape, dtype=h.dtype, dims="N, H")
     if dstate is not None:
@@ -197,11 +244,10 @@ def forward(X, state0, params):
     Notes
     -----
     (rnn-forward) at every step. The input term :math:`x_t W_x + b` of all steps is one
-    product before the loop; the loop only adds :math:`h_{t-1} W_h`, writing straight into
-    ``Y`` and applying tanh there in place (three NumPy calls per step). The result equals
+    product before the loop; the loop only adds :math:`h_{t-1} W_h`. The result equals
     calling :func:`step_forward` T times (the tests check this).
     """
-    X = check_array("X", X, ndim=3, dims="N, T, D", finite=False)
+    X = check_array("X", X, ndim=3, dims="N, T, D", finite=False, nonempty=True)
     N, T, D = X.shape
     H = _check_params(params, D, X.dtype, "X")
     check_finite("X", X)
@@ -209,21 +255,16 @@ def forward(X, state0, params):
         state0 = np.zeros((N, H), dtype=X.dtype)
     h0 = check_array("state0", state0, shape=(N, H), dtype=X.dtype, dims="N, H")
     W, b = params["W"], params["b"]
-    activate = GateActivations("t", H, X.dtype)  # tanh in few calls, on scaled inputs
-    W_scaled = W * activate.scale  # (D+H, H): exact, the factor is a power of two
-    W_h = W_scaled[D:]  # (H, H): hidden-to-hidden part, a view
+    W_h = W[D:]  # (H, H): hidden-to-hidden part, a view
 
-    # (N, T, H): input part of every pre-activation, one product
-    A = (X.reshape(N * T, D) @ W_scaled[:D]).reshape(N, T, H)
-    A += b * activate.scale
+    A = X @ W[:D] + b  # (N, T, H): input part of every pre-activation, one product
     Y = np.empty((N, T, H), dtype=X.dtype)
     h = h0
     for t in range(T):
-        a = np.matmul(h, W_h, out=Y[:, t])  # (N, H), written straight into Y
-        a += A[:, t]
-        h = activate(a)  # (rnn-forward)
-    cache = {"X": X, "h0": h0, "Y": Y, "W": W}
-    return Y, h.copy(), cache
+        h = tanh(A[:, t] + h @ W_h)  # (N, H)   (rnn-forward)
+        Y[:, t] = h
+    cache = {"made_by": "rnnlib.rnn.forward", "X": X, "h0": h0, "Y": Y, "W": W}
+    return Y, h, cache
 
 
 def backward(dY, dstate_T, cache):
@@ -257,6 +298,7 @@ def backward(dY, dstate_T, cache):
     (N*T, D+H) matrix Z and :math:`\bar a_t` as rows of an (N*T, H) matrix gives
     :math:`\bar W = Z^\top \bar A`, the sum over steps and batch in a single product.
     """
+    check_cache(cache, "rnnlib.rnn.forward", ("X", "h0", "Y", "W"))
     X, h0, Y, W = cache["X"], cache["h0"], cache["Y"], cache["W"]
     N, T, H = Y.shape
     D = X.shape[2]
@@ -264,25 +306,20 @@ def backward(dY, dstate_T, cache):
     if dstate_T is None:
         dh = np.zeros((N, H), dtype=Y.dtype)
     else:
-        dh = check_array("dstate_T", dstate_T, shape=(N, H), dtype=Y.dtype, dims="N, H").copy()
-    W_h_T = np.ascontiguousarray(W[D:].T)  # (H, H); a contiguous copy multiplies faster
+        dh = check_array("dstate_T", dstate_T, shape=(N, H), dtype=Y.dtype, dims="N, H")
+    W_h_T = W[D:].T  # (H, H)
 
-    dA = tanh_grad_from_output(Y)  # (N, T, H): 1 - h_t^2, becomes the gradient of a_t
+    dA = np.empty_like(Y)  # (N, T, H): gradient of every pre-activation a_t
     for t in reversed(range(T)):
-        dh += dY[:, t]  # (N, H): from the output and from step t+1   (rnn-dh)
-        da = dA[:, t]
-        da *= dh  # (rnn-da)
-        np.matmul(da, W_h_T, out=dh)  # (N, H): on to h_{t-1}
+        dh = dY[:, t] + dh  # (N, H): from the output and from step t+1   (rnn-dh)
+        da = dh * tanh_grad_from_output(Y[:, t])  # (N, H)                 (rnn-da)
+        dA[:, t] = da
+        dh = da @ W_h_T  # (N, H): on to h_{t-1}
 
     # (rnn-grads), each as one product over all N*T rows.
-    rows = N * T
-    H_prev = np.empty_like(Y)  # (N, T, H): h_{t-1}
-    H_prev[:, 0] = h0
-    H_prev[:, 1:] = Y[:, :-1]
-    dA_rows = dA.reshape(rows, H)  # (N*T, H)
-    dW = np.empty_like(W)  # (D+H, H)
-    np.matmul(X.reshape(rows, D).T, dA_rows, out=dW[:D])
-    np.matmul(H_prev.reshape(rows, H).T, dA_rows, out=dW[D:])
-    grads = {"W": dW, "b": dA_rows.sum(axis=0)}
-    dX = (dA_rows @ W[:D].T).reshape(N, T, D)
+    H_prev = np.concatenate([h0[:, None, :], Y[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
+    Z = np.concatenate([X, H_prev], axis=2).reshape(N * T, D + H)  # (N*T, D+H)
+    dA_rows = dA.reshape(N * T, H)  # (N*T, H)
+    grads = {"W": Z.T @ dA_rows, "b": dA_rows.sum(axis=0)}
+    dX = dA @ W[:D].T  # (N, T, D)
     return dX, dh, grads

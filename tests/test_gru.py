@@ -111,29 +111,6 @@ def test_the_conventions_differ_only_in_the_reset_gate_and_the_sign_of_the_updat
     assert np.abs(Y_cho - Y_torch).max() > 1e-3
 
 
-@pytest.mark.parametrize("with_states", [True, False], ids=["states", "none"])
-@pytest.mark.parametrize("convention", CONVENTIONS)
-def test_sequence_functions_agree_with_step_functions(rng, step_by_step, convention, with_states):
-    N, T, D, H = 3, 4, 2, 3
-    params = gru.init_params(D, H, rng=rng, convention=convention)
-    X = rng.standard_normal((N, T, D))
-    h0 = rng.standard_normal((N, H)) if with_states else None
-    dY = rng.standard_normal((N, T, H))
-    dh_T = rng.standard_normal((N, H)) if with_states else None
-    Y, h_T, cache = gru.forward(X, h0, params, convention=convention)
-    dX, dh0, grads = gru.backward(dY, dh_T, cache)
-    Y_s, h_T_s, dX_s, dh0_s, grads_s = step_by_step(
-        gru, X, h0, params, dY, dh_T, convention=convention
-    )
-    np.testing.assert_allclose(Y, Y_s, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(h_T, h_T_s, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(dX, dX_s, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(dh0, dh0_s, rtol=1e-12, atol=1e-14)
-    assert set(grads) == set(grads_s) == set(params)
-    for key in params:
-        np.testing.assert_allclose(grads[key], grads_s[key], rtol=1e-12, atol=1e-14)
-
-
 @pytest.mark.parametrize("with_state", [True, False], ids=["state0", "zero-state0"])
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_gradients_match_finite_differences(rng, convention, with_state):

@@ -103,31 +103,6 @@ def test_step_forward_matches_memo(forget_gate):
     assert h_again is h
 
 
-@pytest.mark.parametrize("with_states", [True, False], ids=["states", "none"])
-@pytest.mark.parametrize("forget_gate", VARIANTS)
-def test_sequence_functions_agree_with_step_functions(
-    rng, make_state, step_by_step, forget_gate, with_states
-):
-    N, T, D, H = 3, 4, 2, 3
-    params = lstm.init_params(D, H, rng=rng, forget_gate=forget_gate)
-    X = rng.standard_normal((N, T, D))
-    state0 = make_state(lstm, N, H, rng) if with_states else None
-    dY = rng.standard_normal((N, T, H))
-    dstate_T = make_state(lstm, N, H, rng) if with_states else None
-    Y, state_T, cache = lstm.forward(X, state0, params, forget_gate=forget_gate)
-    dX, dstate0, grads = lstm.backward(dY, dstate_T, cache)
-    Y_s, state_T_s, dX_s, dstate0_s, grads_s = step_by_step(
-        lstm, X, state0, params, dY, dstate_T, forget_gate=forget_gate
-    )
-    np.testing.assert_allclose(Y, Y_s, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(dX, dX_s, rtol=1e-12, atol=1e-14)
-    for k in range(2):  # h and s
-        np.testing.assert_allclose(state_T[k], state_T_s[k], rtol=1e-13, atol=1e-15)
-        np.testing.assert_allclose(dstate0[k], dstate0_s[k], rtol=1e-12, atol=1e-14)
-    for key in params:
-        np.testing.assert_allclose(grads[key], grads_s[key], rtol=1e-12, atol=1e-14)
-
-
 @pytest.mark.parametrize("with_state", [True, False], ids=["state0", "zero-state0"])
 @pytest.mark.parametrize("forget_gate", VARIANTS)
 def test_gradients_match_finite_differences(rng, make_state, forget_gate, with_state):

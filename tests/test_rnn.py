@@ -64,25 +64,6 @@ def test_step_forward_matches_memo_and_none_state_means_zeros():
     np.testing.assert_array_equal(h_none, h_zero)
 
 
-@pytest.mark.parametrize("with_states", [True, False], ids=["states", "none"])
-def test_sequence_functions_agree_with_step_functions(rng, step_by_step, with_states):
-    N, T, D, H = 3, 5, 2, 4
-    params = rnn.init_params(D, H, rng=rng)
-    X = rng.standard_normal((N, T, D))
-    h0 = rng.standard_normal((N, H)) if with_states else None
-    dY = rng.standard_normal((N, T, H))
-    dh_T = rng.standard_normal((N, H)) if with_states else None
-    Y, h_T, cache = rnn.forward(X, h0, params)
-    dX, dh0, grads = rnn.backward(dY, dh_T, cache)
-    Y_s, h_T_s, dX_s, dh0_s, grads_s = step_by_step(rnn, X, h0, params, dY, dh_T)
-    np.testing.assert_allclose(Y, Y_s, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(h_T, h_T_s, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(dX, dX_s, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(dh0, dh0_s, rtol=1e-12, atol=1e-14)
-    for key in params:
-        np.testing.assert_allclose(grads[key], grads_s[key], rtol=1e-12, atol=1e-14)
-
-
 @pytest.mark.parametrize("with_state", [True, False], ids=["state0", "zero-state0"])
 def test_gradients_match_finite_differences(rng, with_state):
     N, T, D, H = 2, 4, 3, 3

@@ -1,0 +1,44 @@
+r"""The cells' sequence functions arranged for speed, beside the ones the book derives.
+
+:mod:`rnnlib.rnn`, :mod:`rnnlib.lstm` and :mod:`rnnlib.gru` are written to be read next to
+the chapters' equations. The modules here compute the same with the same interface, so that
+training (:class:`rnnlib.model.SequenceModel`, :func:`rnnlib.train.fit`) and the benchmark
+(``make bench``) run faster; ``book/performance.ipynb`` shows and measures each arrangement.
+
+**The contract.** ``rnnlib.fast.<cell>`` is a drop-in cell module: it has the same
+``init_params``, step functions, ``GATES``, ``OPTIONS`` and ``check_params`` (they are
+``rnnlib.<cell>``'s own, re-exported), and its ``forward`` and ``backward`` take the same
+arguments and return the same values as ``rnnlib.<cell>.forward`` and ``backward`` to
+rounding (``tests/test_fast.py`` checks every cell configuration, both dtypes, with and
+without an initial state: 1e-12 relative in float64, 2e-5 in float32). Only the cache
+differs, and a cache goes back to the module that made it (a backward given another's
+cache raises ``ValueError``).
+
+**What is arranged differently** (all of it exact rearrangement, no approximation):
+
+- *Gate nonlinearities in a few calls* (:class:`rnnlib.fast.gates.GateActivations`): every
+  sigmoid and tanh of a step through one elementwise call, on weight columns scaled once
+  beforehand by powers of two (exact in floating point): :math:`\sigma(x) = \tfrac12
+  \tanh(x/2) + \tfrac12` in float32, :math:`\sigma(x) = 1/(1 + e^{-x})` and
+  :math:`\tanh(x) = 2/(1 + e^{-2x}) - 1` in float64, where NumPy's ``tanh`` costs about
+  twice its ``exp``.
+- *Feature-major layout*: inside the loop a step's gates are a (G*H, N) array, one column
+  per sequence, so each gate block is one contiguous piece of memory and every NumPy call
+  runs over it in one sweep.
+- *Preallocated buffers and ``out=``*: no temporary array per step. At the book's sizes
+  a step's arithmetic takes microseconds and the fixed cost of a NumPy call is what a
+  step costs.
+- *Gradient factors before the backward loop*: every product of forward values in the
+  backward equations is computed for all steps at once, so the loop only multiplies them
+  by the carried gradient.
+
+``rnn`` uses only the buffers (its one tanh block needs no rescaling); ``lstm`` and
+``gru`` (both conventions) use all four.
+"""
+
+from rnnlib.fast import gates, gru, lstm, rnn
+
+__all__ = ["CELLS", "gates", "gru", "lstm", "rnn"]
+
+#: The fast cell modules by name, like :data:`rnnlib.layers.CELLS`.
+CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
