@@ -211,10 +211,12 @@ def _backward_cho(dY, dh, cache):
         dh += back
         drh *= r[t]
         dh += drh  # (gru-backward)
+    del alpha, beta, gamma, keep, dY_fm  # freed before the large arrays below: a lower peak
 
     # Products over all N*T columns (t, n), with dP as (3H, T*N): whole rows move.
     rows = N * T
     dP_cols = np.ascontiguousarray(dP.reshape(T, 3 * H, N).transpose(1, 0, 2)).reshape(3 * H, rows)
+    del dP
     X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
     H_prev_rows = np.ascontiguousarray(H_prev.transpose(0, 2, 1)).reshape(rows, H)
     RH_rows = np.ascontiguousarray(RH.transpose(0, 2, 1)).reshape(rows, H)
@@ -327,21 +329,25 @@ def _backward_pytorch(dY, dh, cache):
         np.matmul(W_h, dQ[t].reshape(3 * H, N), out=back)
         dh = np.multiply(dh, z[t])
         dh += back  # (gru-pytorch-backward)
+    del beta, rho, dY_fm, H_prev  # freed before the large arrays below: a lower peak
 
-    # Products over all N*T columns (t, n), with dP and dQ as (3H, T*N): whole rows move.
+    # Products over all N*T columns (t, n), with dQ and then dP as (3H, T*N): whole rows
+    # move. dP equals dQ but for the n block, so one array serves both, one after the other.
     rows = N * T
-    dP = dQ.copy()  # (T, 3, H, N): input side, equal but for the n block
-    np.multiply(dH, dn_factor, out=dP[:, 2])
-    dP_cols = np.ascontiguousarray(dP.reshape(T, 3 * H, N).transpose(1, 0, 2)).reshape(3 * H, rows)
-    dQ_cols = np.ascontiguousarray(dQ.reshape(T, 3 * H, N).transpose(1, 0, 2)).reshape(3 * H, rows)
-    X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
+    cols = np.ascontiguousarray(dQ.reshape(T, 3 * H, N).transpose(1, 0, 2)).reshape(3 * H, rows)
+    del dQ
     H_prev_rows = np.empty((T, N, H), dtype=Y.dtype)  # h_{t-1}, rows (t, n)
     H_prev_rows[0] = h0
     H_prev_rows[1:] = Y[:-1].transpose(0, 2, 1)
     dW = np.empty_like(W)  # (D+H, 3H)
-    np.matmul(X_rows.T, dP_cols.T, out=dW[:D])
-    np.matmul(H_prev_rows.reshape(rows, H).T, dQ_cols.T, out=dW[D:])
-    grads = {"W": dW, "b": dP_cols.sum(axis=1), "b_hn": dQ_cols[2 * H :].sum(axis=1)}
-    dX_rows = dP_cols.T @ W[:D].T  # (T*N, D)
+    np.matmul(H_prev_rows.reshape(rows, H).T, cols.T, out=dW[D:])  # recurrent rows: dQ
+    del H_prev_rows
+    b_hn = cols[2 * H :].sum(axis=1)
+    dH *= dn_factor  # (T, H, N): p_n, the n block of dP
+    cols[2 * H :] = dH.transpose(1, 0, 2).reshape(H, rows)  # cols is now dP
+    X_rows = np.ascontiguousarray(X.transpose(1, 0, 2)).reshape(rows, D)  # (T*N, D)
+    np.matmul(X_rows.T, cols.T, out=dW[:D])  # input rows: dP
+    grads = {"W": dW, "b": cols.sum(axis=1), "b_hn": b_hn}
+    dX_rows = cols.T @ W[:D].T  # (T*N, D)
     dX = np.ascontiguousarray(dX_rows.reshape(T, N, D).transpose(1, 0, 2))  # (N, T, D)
     return dX, dh.T.copy(), grads

@@ -207,14 +207,14 @@ def backward(dY, dstate_T, cache):
 
     # The factors of the gradient that come from the forward pass only, all steps at once.
     f, i, a, o = _split_rows(gates, forget_gate)  # each (T, H, N)
-    S_prev = np.empty_like(S)  # (T, H, N): s_{t-1}
-    S_prev[0] = cache["s0"].T
-    S_prev[1:] = S[:-1]
     c = tanh_grad_from_output(tanh_S)
     c *= o  # (T, H, N): c_t
     k = np.empty((T, G - 1, H, N), dtype=Y.dtype)  # k_t, blocks [f,] i, a
-    if f is not None:
-        np.multiply(S_prev, sigmoid_grad_from_output(f), out=k[:, 0])
+    if f is not None:  # s_{t-1} f_t (1 - f_t), with s_{t-1} read from S shifted by one step
+        sigmoid_f = sigmoid_grad_from_output(f)
+        np.multiply(cache["s0"].T, sigmoid_f[0], out=k[0, 0])
+        np.multiply(S[:-1], sigmoid_f[1:], out=k[1:, 0])
+        del sigmoid_f
     np.multiply(a, sigmoid_grad_from_output(i), out=k[:, -2])
     np.multiply(i, tanh_grad_from_output(a), out=k[:, -1])
     l = tanh_S * sigmoid_grad_from_output(o)  # (T, H, N): l_t
@@ -229,10 +229,12 @@ def backward(dY, dstate_T, cache):
         if f is not None:
             ds *= f[t]  # on to s_{t-1}
         np.matmul(W_h, dP[t].reshape(G * H, N), out=dh)  # (H, N): on to h_{t-1}
+    del c, k, l, dY_fm  # freed before the large arrays below: the peak memory stays lower
 
     # The products over all N*T columns (t, n): dP as (G*H, T*N), moving whole rows of N.
     rows = N * T
     dP_cols = np.ascontiguousarray(dP.reshape(T, G * H, N).transpose(1, 0, 2)).reshape(G * H, rows)
+    del dP
     Z = np.empty((T, N, D + H), dtype=Y.dtype)  # rows z_t = [x_t, h_{t-1}], (t, n)
     Z[:, :, :D] = X.transpose(1, 0, 2)
     Z[0, :, D:] = cache["h0"]
