@@ -523,6 +523,7 @@ def main(args):
     block_seconds = args.block_seconds or (0.005 if args.quick else 0.15)
     configs = [(c, s, d, m) for m in modes for c in cells for s in sizes for d in dtypes]
 
+    code = git_state()  # before timing: the code that runs is the code at this moment
     load_start = os.getloadavg()
     started = datetime.datetime.now(datetime.UTC)
     results = []
@@ -563,7 +564,7 @@ def main(args):
         "schema": SCHEMA,
         "date": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1),
-        "git": git_state(),
+        "git": code,
         "machine": machine_info(),
         "load_average_start": list(load_start),
         "load_average_end": list(load_end),
