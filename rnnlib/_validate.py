@@ -24,6 +24,7 @@ __all__ = [
     "check_cache",
     "check_finite",
     "check_params",
+    "check_number",
     "check_positive_int",
     "format_shape",
     "hidden_size_of",
@@ -324,6 +325,42 @@ def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def check_number(name, value, *, low=None, high=None, low_open=True, high_open=True):
+    """Raise ``ValueError`` unless ``value`` is a finite real number in the given range.
+
+    A hyperparameter given as a string (``"0.01"``), None, a bool or an array is refused
+    with a message that names it, instead of a ``TypeError`` from deep inside NumPy.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name.
+    value : int or float
+        The value to check (Python or NumPy scalar).
+    low, high : float, optional
+        Bounds of the accepted range; None for no bound.
+    low_open, high_open : bool, default True
+        Whether the bound itself is excluded.
+
+    Returns
+    -------
+    float
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                       np.floating)):
+        raise ValueError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        left = "-inf" if low is None else f"{low:g}"
+        right = "inf" if high is None else f"{high:g}"
+        interval = f"{'(' if low_open else '['}{left}, {right}{')' if high_open else ']'}"
+        raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
+    return float(value)
 
 
 def resolve_dtype(dtype):

@@ -18,7 +18,7 @@ without weight decay), so a model trained here and its PyTorch twin take the sam
 
 import numpy as np
 
-from rnnlib._validate import check_array
+from rnnlib._validate import check_array, check_number
 
 __all__ = ["SGD", "Adam", "clip_grad_norm", "global_norm"]
 
@@ -58,6 +58,23 @@ def _check_grads(params, grads):
         check_array(f"grads[{key!r}]", grads[key], shape=p.shape, dtype=p.dtype)
 
 
+def _check_same_model(state, params, optimizer, what):
+    """Both optimisers keep per-parameter state; it must fit the parameters of every step."""
+    if not state:
+        return
+    if state.keys() != params.keys():
+        raise ValueError(
+            f"params: this {optimizer} has {what} for keys {sorted(state)}, got keys "
+            f"{sorted(params)}; use a new optimiser for another model"
+        )
+    for key, p in params.items():
+        if state[key].shape != p.shape:
+            raise ValueError(
+                f"params[{key!r}]: expected shape {state[key].shape} (as in earlier steps), "
+                f"got {p.shape}; use a new optimiser for another model"
+            )
+
+
 class SGD:
     r"""Stochastic gradient descent with optional momentum.
 
@@ -90,12 +107,8 @@ class SGD:
     """
 
     def __init__(self, lr, momentum=0.0):
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum: expected a value in [0, 1), got {momentum!r}")
-        self.lr = float(lr)
-        self.momentum = float(momentum)
+        self.lr = check_number("lr", lr, low=0)
+        self.momentum = check_number("momentum", momentum, low=0, low_open=False, high=1)
         self.velocity = {}
 
     def step(self, params, grads):
@@ -115,11 +128,12 @@ class SGD:
             gradient holds NaN or inf.
         """
         _check_grads(params, grads)
+        _check_same_model(self.velocity, params, "SGD", "velocities")
         for key, p in params.items():
             g = grads[key]
             if self.momentum:
                 v = self.velocity.get(key)
-                if v is None or v.shape != p.shape:
+                if v is None:
                     v = self.velocity[key] = np.zeros_like(p)
                 v *= self.momentum
                 v += g
@@ -171,15 +185,14 @@ class Adam:
     """
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        self.lr = check_number("lr", lr, low=0)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected two values in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"eps: expected a positive number, got {eps!r}")
-        self.lr = float(lr)
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = float(eps)
+        self.betas = tuple(
+            check_number(f"betas[{k}]", beta, low=0, low_open=False, high=1)
+            for k, beta in enumerate(betas)
+        )
+        self.eps = check_number("eps", eps, low=0)
         self.t = 0
         self.m = {}
         self.v = {}
@@ -202,18 +215,7 @@ class Adam:
             from earlier steps.
         """
         _check_grads(params, grads)
-        if self.m:
-            if self.m.keys() != params.keys():
-                raise ValueError(
-                    f"params: this Adam has moment estimates for keys {sorted(self.m)}, "
-                    f"got keys {sorted(params)}; use a new optimiser for another model"
-                )
-            for key, p in params.items():
-                if self.m[key].shape != p.shape:
-                    raise ValueError(
-                        f"params[{key!r}]: expected shape {self.m[key].shape} (as in earlier "
-                        f"steps), got {p.shape}"
-                    )
+        _check_same_model(self.m, params, "Adam", "moment estimates")
         self.t += 1
         beta1, beta2 = self.betas
         correction1 = 1 - beta1**self.t
@@ -287,8 +289,7 @@ def clip_grad_norm(grads, max_norm):
     so the direction of the full gradient is kept and only its length becomes :math:`c`
     (Pascanu, Mikolov and Bengio 2013, Algorithm 1). Otherwise nothing changes.
     """
-    if not np.isfinite(max_norm) or max_norm <= 0:
-        raise ValueError(f"max_norm: expected a positive number, got {max_norm!r}")
+    max_norm = check_number("max_norm", max_norm, low=0)
     norm = global_norm(grads)
     if not np.isfinite(norm):
         for key, g in grads.items():

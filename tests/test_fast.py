@@ -216,3 +216,30 @@ def test_a_cache_goes_only_to_its_own_backward(plain, fast_cell, options, rng):
         plain.backward(dY, None, step_cache)
     with pytest.raises(ValueError, match="expected the dict returned by"):
         fast_cell.backward(dY, None, [plain_cache])
+
+
+@pytest.mark.parametrize("shape", [(0, 5, 4), (3, 0, 4)], ids=["no-sequences", "no-steps"])
+@pytest.mark.parametrize(("cell", "options"), BOTH)
+def test_empty_batches_and_sequences_are_refused(cell, options, shape, rng):
+    params = cell.init_params(4, 5, rng=rng, **options)
+    with pytest.raises(ValueError, match=r"X: expected at least one entry along every "
+                                         r"dimension \(N, T, D\), got shape"):
+        cell.forward(np.zeros(shape), None, params, **options)
+    with pytest.raises(ValueError, match=r"x: expected at least one entry along every "
+                                         r"dimension \(N, D\), got shape \(0, 4\)"):
+        cell.step_forward(np.zeros((0, 4)), None, params, **options)
+
+
+@pytest.mark.parametrize(("plain", "fast_cell", "options"), PLAIN_AND_FAST)
+def test_a_backward_given_another_cells_cache_says_so(plain, fast_cell, options, rng):
+    params, X, dY, _, _ = make(plain, options, np.float64, rng)
+    for other, other_fast, other_options in [(c[1], c[2], c[3]) for c in CELL_CONFIGS]:
+        if other is plain:
+            continue
+        other_params = other.init_params(X.shape[2], 5, rng=rng, **other_options)
+        cache = other.forward(X, None, other_params, **other_options)[2]
+        with pytest.raises(ValueError, match=f"got the cache of {other.__name__}.forward"):
+            plain.backward(dY, None, cache)
+        cache = other_fast.forward(X, None, other_params, **other_options)[2]
+        with pytest.raises(ValueError, match=f"got the cache of {other_fast.__name__}.forward"):
+            fast_cell.backward(dY, None, cache)

@@ -125,10 +125,19 @@ def test_adam_refuses_another_model_after_steps():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: SGD(0.0), "lr: expected a positive"),
-    (lambda: SGD(0.1, momentum=1.0), r"momentum: expected a value in \[0, 1\)"),
-    (lambda: Adam(betas=(0.9, 1.0)), "betas: expected two values"),
-    (lambda: Adam(eps=0.0), "eps: expected a positive"),
+    (lambda: SGD(0.0), r"lr: expected a number in \(0, inf\), got 0.0"),
+    (lambda: SGD("0.01"), r"lr: expected a number, got str '0.01'"),
+    (lambda: SGD(None), "lr: expected a number, got NoneType None"),
+    (lambda: SGD(True), "lr: expected a number, got bool True"),
+    (lambda: SGD(np.nan), "lr: expected a finite number, got nan"),
+    (lambda: SGD(0.1, momentum=1.0), r"momentum: expected a number in \[0, 1\), got 1.0"),
+    (lambda: SGD(0.1, momentum="0.9"), "momentum: expected a number, got str"),
+    (lambda: Adam("1e-3"), "lr: expected a number, got str"),
+    (lambda: Adam(betas=(0.9, 1.0)), r"betas\[1\]: expected a number in \[0, 1\)"),
+    (lambda: Adam(betas=0.9), "betas: expected two values"),
+    (lambda: Adam(betas=("0.9", 0.99)), r"betas\[0\]: expected a number, got str"),
+    (lambda: Adam(eps=0.0), r"eps: expected a number in \(0, inf\)"),
+    (lambda: Adam(eps=[1e-8]), "eps: expected a number, got list"),
 ])
 def test_bad_hyperparameters(make, message):
     with pytest.raises(ValueError, match=message):
@@ -169,5 +178,20 @@ def test_clip_keeps_float32():
 def test_clip_reports_nan_and_bad_threshold():
     with pytest.raises(ValueError, match=r"grads\['b'\] contains NaN or inf"):
         clip_grad_norm({"W": np.ones(2), "b": np.array([1.0, np.inf])}, 1.0)
-    with pytest.raises(ValueError, match="max_norm: expected a positive number"):
+    with pytest.raises(ValueError, match=r"max_norm: expected a number in \(0, inf\)"):
         clip_grad_norm({"W": np.ones(2)}, 0.0)
+
+
+def test_sgd_and_adam_refuse_another_model_alike():
+    # One policy for both optimisers: per-parameter state must fit every later step.
+    for opt, what in ((SGD(0.1, momentum=0.9), "velocities"), (Adam(), "moment estimates")):
+        opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
+        with pytest.raises(ValueError, match=f"has {what} for keys"):
+            opt.step({"v": np.zeros(2)}, {"v": np.ones(2)})
+        with pytest.raises(ValueError, match=r"params\['w'\]: expected shape \(2,\)"):
+            opt.step({"w": np.zeros(3)}, {"w": np.ones(3)})
+
+
+def test_clip_refuses_a_threshold_that_is_not_a_number():
+    with pytest.raises(ValueError, match="max_norm: expected a number, got str"):
+        clip_grad_norm({"W": np.ones(2)}, "1.0")
