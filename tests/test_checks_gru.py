@@ -319,7 +319,12 @@ def test_update_backward_reference_is_rnnlibs_backward():
     x = rng.normal(size=(1, D))
     h_prev = rng.uniform(-0.9, 0.9, (1, H))
     _, _, cache = gru.step_forward(x, h_prev, params)
-    u, a = cache["gates"][:, H : 2 * H], cache["gates"][:, 2 * H :]
+    # u and a from the equations (gru-update), (gru-reset), (gru-candidate), not the cache
+    W, b = params["W"], params["b"]
+    z = np.concatenate([x, h_prev], axis=1)
+    r, u = (sigmoid(z @ W[:, k * H : (k + 1) * H] + b[k * H : (k + 1) * H])
+            for k in (0, 1))
+    a = np.tanh(np.concatenate([x, r * h_prev], axis=1) @ W[:, 2 * H :] + b[2 * H :])
     dh = rng.normal(size=(1, H))
     _, _, grads = gru.step_backward(dh, None, cache)
     expected = gru_checks._reference_update_backward(dh, h_prev, a, u)
