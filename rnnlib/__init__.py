@@ -1,6 +1,6 @@
 """rnnlib: recurrent neural networks in NumPy, written to be read alongside the book.
 
-Modules, in the order the book meets them:
+**Reading order** (the modules the chapters derive, in the order the book meets them):
 
 - ``activations``  numerically stable sigmoid, tanh, softmax and their derivatives
 - ``rnn``          the basic (Elman) RNN: step and sequence forward/backward
@@ -10,11 +10,20 @@ Modules, in the order the book meets them:
 - ``losses``       mean squared error and softmax cross-entropy over sequences
 - ``optim``        SGD with momentum, Adam, global-norm gradient clipping
 - ``gradcheck``    centred finite-difference gradient checks
+
+**Tools around them** (used by the chapters; not part of the reading):
+
+- ``fast``         the cells' sequence functions arranged for speed, same interface and
+  results (training and the benchmark use them; ``book/performance.ipynb`` explains them)
 - ``data``         sequence tasks generated on the fly and the course's own text
 - ``train``        a small fit loop with history and a progress bar
+- ``analysis``     measurements on trained cells (gradients by lag, spectral radius, ...)
 - ``interop``      weights to and from ``torch.nn.RNN``, ``LSTM`` and ``GRU``
-- ``plots``, ``widgets``, ``checks``, ``source``  figures, interactive figures, exercise
-  checks, showing this library's source in the book
+- ``plots``, ``widgets``  figures and interactive figures
+- ``checks``       the exercises' automatic checks (instructor machinery)
+- ``_validate``    argument checks shared by every public function: in each cell function
+  the lines before the first equation only check the arguments
+- ``source``       ``show_source``, which shows this library's code in the book
 
 Dimension letters everywhere: N batch, T time, D input, H hidden, V output/vocabulary.
 Sequences are batch first, ``(N, T, D)``.
