@@ -17,8 +17,9 @@ class GateActivations:
     The fast sequence loops (:func:`rnnlib.fast.lstm.forward`, :func:`rnnlib.fast.gru.forward`)
     call this once per time step, on the pre-activations of all G gates at once. It computes
     the same as :func:`rnnlib.activations.sigmoid` and :func:`rnnlib.activations.tanh` block
-    by block, but with three to four
-    in-place NumPy calls over the whole row block instead of several calls per block. At the
+    by block, but with a few in-place NumPy calls over the whole block of rows instead of
+    several calls per gate block (three in float32; in float64 with ``axis=0``, two plus one
+    per run of equal kinds, plus one for a tanh run). At the
     book's sizes a step's arithmetic takes microseconds, so the number of calls, not the
     arithmetic, decides the speed.
 

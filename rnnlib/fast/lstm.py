@@ -68,9 +68,9 @@ def forward(X, state0, params, *, forget_gate=True):
     -----
     The same computation as :func:`rnnlib.lstm.forward`, arranged for speed:
 
-    - the input part of all gates at all steps is one product ``X @ W[:D] + b`` of shape
-      (N, T, G*H) before the loop, and each step adds the recurrent part with one product
-      for all gates;
+    - the input part of all gates at all steps is one batched product
+      :math:`W_x^\top x_t^\top + b` into a feature-major (T, G*H, N) array before the loop,
+      and each step adds the recurrent part with one product for all gates;
     - all gate nonlinearities of a step are one :class:`~rnnlib.fast.gates.GateActivations`
       call, for which the weight columns are scaled once beforehand (exactly, by powers of
       two);
