@@ -260,8 +260,7 @@ class Task:
             X, targets, mask = batch  # (n, T, K+2), (n, T), (n, T)
             predicted = model.predict(X).argmax(axis=-1)  # (n, T)
             return ((predicted == targets) | ~mask).all(axis=1)
-        step_ok = data.reber_step_correct(model.predict(batch.X), batch.legal)  # (n, T)
-        return (step_ok | ~batch.mask).all(axis=1)
+        return data.reber_strings_correct(model.predict(batch.X), batch)
 
 
 def build_model(arch, task, seed):

@@ -21,6 +21,7 @@ import numpy as np
 
 from rnnlib import data, layers, lstm, optim
 from rnnlib._validate import check_array, check_positive_int, resolve_rng
+from rnnlib.data import long_lag_steps, reber_train_test_sets, stream_positions
 
 __all__ = [
     "draw_cell_diagram",
@@ -238,40 +239,6 @@ def draw_cell_diagram(steps=3, *, ax=None):
 # --------------------------------------------------------------------------------------
 
 
-def reber_train_test_sets(n_train=256, n_test=256, *, rng=None):
-    """Distinct embedded Reber strings for training and testing, as in the 1997 paper.
-
-    Parameters
-    ----------
-    n_train, n_test : int, default 256
-        How many different strings each set holds (the paper used 256 and 256).
-    rng : numpy.random.Generator, int or None
-        Random generator or seed.
-
-    Returns
-    -------
-    train, test : data.ReberBatch
-        Each encoded with :func:`rnnlib.data.reber_batch`; no test string is also a
-        training string, and no string appears twice in a set.
-    """
-    n_train = check_positive_int("n_train", n_train)
-    n_test = check_positive_int("n_test", n_test)
-    rng = resolve_rng(rng)
-    train, test = [], []
-    seen = set()
-    while len(train) < n_train:
-        string = data.embedded_reber_string(rng)
-        if string not in seen:
-            seen.add(string)
-            train.append(string)
-    while len(test) < n_test:
-        string = data.embedded_reber_string(rng)
-        if string not in seen:
-            seen.add(string)
-            test.append(string)
-    return data.reber_batch(train), data.reber_batch(test)
-
-
 def fraction_solved(model, batch):
     """Fraction of strings whose every step meets the criterion of the 1997 paper.
 
@@ -287,11 +254,10 @@ def fraction_solved(model, batch):
     float
         The fraction of the N strings for which, at every step, the outputs of all legal next
         symbols are larger than the outputs of all other symbols
-        (:func:`rnnlib.data.reber_step_correct`).
+        (:func:`rnnlib.data.reber_strings_correct`).
     """
     outputs = model.forward(batch.X)  # (N, T, 7)
-    correct = data.reber_step_correct(outputs, batch.legal) | ~batch.mask  # (N, T)
-    return float(correct.all(axis=1).mean())
+    return float(data.reber_strings_correct(outputs, batch).mean())
 
 
 def train_until_solved(model, train, test, *, optimizer, max_sequences, batch_size=32,
@@ -437,61 +403,3 @@ def run_stream(model, X, *, forget_gate=True):
     return outputs, trace
 
 
-def long_lag_steps(batch):
-    """The steps where the next symbol depends on the second symbol of the string.
-
-    In the embedded Reber grammar, after the inner string's final ``E`` the next symbol must
-    repeat the string's second symbol (T or P). These are the only steps that need memory
-    across the whole inner string.
-
-    Parameters
-    ----------
-    batch : data.ReberBatch
-        ``X`` (N, T, 7) and ``legal`` (N, T, 7).
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (N, T)
-        True at the steps whose input is an ``E`` and whose only legal next symbol is T or
-        P.
-    """
-    symbols = data.REBER_SYMBOLS
-    reads_e = batch.X[..., symbols.index("E")] == 1  # (N, T)
-    legal = batch.legal
-    only_t = legal[..., symbols.index("T")] & (legal.sum(axis=-1) == 1)
-    only_p = legal[..., symbols.index("P")] & (legal.sum(axis=-1) == 1)
-    return reads_e & (only_t | only_p)
-
-
-def stream_positions(batch):
-    """Where each step of a continual Reber stream is within its embedded string.
-
-    Parameters
-    ----------
-    batch : data.ReberBatch
-        From :func:`rnnlib.data.reber_stream` (each row starts at a string's first ``B``).
-
-    Returns
-    -------
-    position : numpy.ndarray of int, shape (N, T)
-        Index of the symbol read at each step within its embedded string: 0 for the outer
-        ``B``, 1 for the branch symbol (T or P), 2 for the inner ``B``, and so on.
-    branch : numpy.ndarray of str, shape (N, T)
-        The branch symbol of the string each step belongs to (``"?"`` at position 0, before
-        it has been read).
-    """
-    symbols = np.array(list(data.REBER_SYMBOLS))[batch.X.argmax(axis=-1)]  # (N, T)
-    N, T = symbols.shape
-    position = np.zeros((N, T), dtype=int)
-    branch = np.full((N, T), "?")
-    for n in range(N):
-        current, letter = -1, "?"
-        for t in range(T):
-            new_string = symbols[n, t] == "B" and (t == 0 or symbols[n, t - 1] == "E")
-            current = 0 if new_string else current + 1
-            if current == 0:
-                letter = "?"
-            elif current == 1:
-                letter = symbols[n, t]
-            position[n, t], branch[n, t] = current, letter
-    return position, branch

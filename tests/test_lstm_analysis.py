@@ -82,16 +82,6 @@ def test_draw_cell_diagram_returns_a_figure_and_checks_steps():
 # ------------------------------------------------------------------ Reber experiments
 
 
-def test_reber_train_test_sets_are_distinct_and_encoded():
-    from rnnlib import data
-
-    train, test = lstm_analysis.reber_train_test_sets(20, 15, rng=0)
-    assert len(train.strings) == 20 and len(test.strings) == 15
-    assert len(set(train.strings)) == 20 and len(set(test.strings)) == 15
-    assert not set(train.strings) & set(test.strings)
-    assert train.X.shape[0] == 20 and train.X.shape[2] == len(data.REBER_SYMBOLS)
-
-
 class _Oracle:
     """A 'model' whose outputs are the legal-next sets themselves (always correct)."""
 
@@ -107,17 +97,19 @@ class _Oracle:
 
 
 def test_fraction_solved_uses_the_paper_criterion():
-    train, _ = lstm_analysis.reber_train_test_sets(8, 1, rng=1)
+    from rnnlib import data
+
+    train, _ = data.reber_train_test_sets(8, 1, rng=1)
     assert lstm_analysis.fraction_solved(_Oracle(train), train) == 1.0
     # one wrong step in string 3 makes exactly that string fail
     assert lstm_analysis.fraction_solved(_Oracle(train, spoil=(3, 2)), train) == 7 / 8
 
 
 def test_train_until_solved_respects_the_budget():
-    from rnnlib import optim
+    from rnnlib import data, optim
     from rnnlib.layers import SequenceModel
 
-    train, test = lstm_analysis.reber_train_test_sets(16, 16, rng=2)
+    train, test = data.reber_train_test_sets(16, 16, rng=2)
     model = SequenceModel("lstm", 7, 3, 7, rng=0)
     result = lstm_analysis.train_until_solved(model, train, test, optimizer=optim.Adam(0.01),
                                               max_sequences=64, batch_size=8, eval_every=4,
@@ -154,22 +146,3 @@ def test_run_stream_matches_the_model_forward():
         outputs, trace = lstm_analysis.run_stream(model, stream.X, forget_gate=forget_gate)
         assert np.allclose(outputs, model.forward(stream.X))
         assert trace["s"].shape == (2, 30, 5)
-
-
-def test_long_lag_steps_mark_one_step_per_complete_string():
-    from rnnlib import data
-
-    batch = data.reber_batch(["BTBTXSETE", "BPBPVVEPE"])
-    marked = lstm_analysis.long_lag_steps(batch)
-    # the step reading the inner E (index 6), whose next symbol repeats the branch symbol
-    assert marked.sum(axis=1).tolist() == [1, 1]
-    assert marked[0, 6] and marked[1, 6]
-
-
-def test_stream_positions_count_within_each_string():
-    from rnnlib import data
-
-    batch = data.reber_batch(["BTBTXSETEBPBPVVEPEB"], continual=True)
-    position, branch = lstm_analysis.stream_positions(batch)
-    assert position[0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]
-    assert "".join(branch[0]) == "?TTTTTTTT?PPPPPPPP"
