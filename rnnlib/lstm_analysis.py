@@ -15,13 +15,12 @@ r"""Measurements and pictures for the LSTM chapter.
 Dimension letters: N batch, T time, D input, H hidden, V outputs.
 """
 
-import time
-
 import numpy as np
 
-from rnnlib import data, layers, lstm, optim
-from rnnlib._validate import check_array, check_positive_int, resolve_rng
+from rnnlib import data, layers, lstm
+from rnnlib._validate import check_array, check_positive_int
 from rnnlib.data import long_lag_steps, reber_train_test_sets, stream_positions
+from rnnlib.train import fit, fit_stream
 
 __all__ = [
     "draw_cell_diagram",
@@ -299,26 +298,28 @@ def train_until_solved(model, train, test, *, optimizer, max_sequences, batch_si
     max_sequences = check_positive_int("max_sequences", max_sequences)
     batch_size = check_positive_int("batch_size", batch_size)
     eval_every = check_positive_int("eval_every", eval_every)
-    rng = resolve_rng(rng)
     lengths = train.mask.sum(axis=1)  # (N_train,)
-    start = time.perf_counter()
-    curve = []
-    step = 0
-    while step * batch_size < max_sequences:
+
+    def batches(rng):
         rows = rng.choice(len(lengths), batch_size, replace=False)
         T = int(lengths[rows].max())  # trim the padding this batch does not need
-        _, grads = model.loss_and_grads(train.X[rows, :T], train.targets[rows, :T],
-                                        loss="cross_entropy", mask=train.mask[rows, :T])
-        optimizer.step(model.params, grads)
-        step += 1
-        if step % eval_every == 0:
-            on_train, on_test = fraction_solved(model, train), fraction_solved(model, test)
-            curve.append((step * batch_size, on_train, on_test))
-            if on_train == 1.0 and on_test == 1.0:
-                return {"solved": True, "sequences": step * batch_size, "curve": curve,
-                        "seconds": time.perf_counter() - start}
-    return {"solved": False, "sequences": None, "curve": curve,
-            "seconds": time.perf_counter() - start}
+        return train.X[rows, :T], train.targets[rows, :T], train.mask[rows, :T]
+
+    def check(model, step):
+        if step == 0 or step % eval_every:  # checks only every eval_every steps
+            return None
+        return fraction_solved(model, train), fraction_solved(model, test)
+
+    history = fit(model, batches, optimizer, -(-max_sequences // batch_size),
+                  progress=False, callback=check, eval_every=eval_every,
+                  stop_when=lambda result: result is not None and result == (1.0, 1.0),
+                  loss="cross_entropy", rng=rng)
+    curve = [(step * batch_size, *result) for step, result in history["callback"]
+             if result is not None]
+    solved = history["stopped_at"] is not None
+    return {"solved": solved,
+            "sequences": history["stopped_at"] * batch_size if solved else None,
+            "curve": curve, "seconds": history["seconds"]}
 
 
 # --------------------------------------------------------------------------------------
@@ -354,28 +355,11 @@ def train_on_stream(model, stream, *, optimizer, chunk=40, clip=1.0, log_every=1
         ``"loss"``: mean training loss since the previous entry; ``"mean_abs_state"``: the
         mean of :math:`|s|` over units and streams at that position.
     """
-    chunk = check_positive_int("chunk", chunk)
-    log_every = check_positive_int("log_every", log_every)
-    T = stream.X.shape[1]
-    if T < chunk:
-        raise ValueError(f"stream: expected at least chunk = {chunk} steps, got T = {T}")
-    log = {"symbols": [], "loss": [], "mean_abs_state": []}
-    states, losses = None, []
-    for number in range(T // chunk):
-        part = slice(number * chunk, (number + 1) * chunk)
-        loss, grads, states = model.loss_and_grads(
-            stream.X[:, part], stream.targets[:, part], loss="cross_entropy",
-            states0=states, return_states=True)
-        if clip is not None:
-            optim.clip_grad_norm(grads, clip)
-        optimizer.step(model.params, grads)
-        losses.append(loss)
-        if (number + 1) % log_every == 0:
-            log["symbols"].append((number + 1) * chunk)
-            log["loss"].append(float(np.mean(losses)))
-            log["mean_abs_state"].append(float(np.abs(states[0][1]).mean()))
-            losses = []
-    return log
+    history = fit_stream(model, stream.X, stream.targets, optimizer, chunk=chunk, clip=clip,
+                         loss="cross_entropy", log_every=log_every,
+                         callback=lambda m, states, position: float(np.abs(states[0][1]).mean()))
+    return {"symbols": history["position"], "loss": history["loss"],
+            "mean_abs_state": history["callback"]}
 
 
 def run_stream(model, X, *, forget_gate=True):
