@@ -187,3 +187,18 @@ def test_gradient_norm_by_lag_rejects_a_wrong_direction():
     with pytest.raises(ValueError, match="direction"):
         analysis.gradient_norm_by_lag(rnn, params, np.zeros((1, 4, 2)),
                                       direction=np.ones(4))
+
+
+def test_gate_trace_of_a_model_layer_gives_the_model_outputs():
+    # What the LSTM chapter does to look inside a trained next-symbol model.
+    from rnnlib import data, layers
+    from rnnlib.layers import SequenceModel
+
+    stream = data.reber_stream(2, 30, rng=4)
+    for forget_gate in (True, False):
+        model = SequenceModel("lstm", 7, 5, 7, rng=1, forget_gate=forget_gate)
+        trace = analysis.gate_trace(stream.X, model.layer_params(0), forget_gate=forget_gate)
+        outputs, _ = layers.dense_forward(trace["h"], {"W": model.params["out.W"],
+                                                       "b": model.params["out.b"]})
+        np.testing.assert_allclose(outputs, model.forward(stream.X))
+        assert trace["s"].shape == (2, 30, 5)
