@@ -260,8 +260,7 @@ class Task:
             X, targets, mask = batch  # (n, T, K+2), (n, T), (n, T)
             predicted = model.predict(X).argmax(axis=-1)  # (n, T)
             return ((predicted == targets) | ~mask).all(axis=1)
-        step_ok = data.reber_step_correct(model.predict(batch.X), batch.legal)  # (n, T)
-        return (step_ok | ~batch.mask).all(axis=1)
+        return data.reber_strings_correct(model.predict(batch.X), batch)
 
 
 def build_model(arch, task, seed):
@@ -311,20 +310,22 @@ def run_one(task, arch, seed, config, validation, test):
         training loss of the last ``eval_every`` steps); ``seconds``.
     """
     model = build_model(arch, task, seed)
-    optimizer = Adam(config["learning_rate"])
-    rng = np.random.default_rng(1000 + seed)
     start = time.perf_counter()
-    steps, losses, solved, valid_score = 0, [], False, 0.0
-    while steps < config["max_steps"]:
-        chunk = min(config["eval_every"], config["max_steps"] - steps)
-        history = fit(model, task.training_batch, optimizer, chunk, clip=config["clip"],
-                      progress=False, loss=task.loss, last_only=task.last_only, rng=rng)
-        steps += chunk
-        losses = history["loss"]
-        valid_score = float(task.correct(model, validation).mean())
-        if valid_score >= config["threshold"]:
-            solved = True
-            break
+
+    def validation_score(model, step):
+        # Not measured before training (step 0): an untrained network never succeeds.
+        return None if step == 0 else float(task.correct(model, validation).mean())
+
+    history = fit(model, task.training_batch, Adam(config["learning_rate"]),
+                  config["max_steps"], clip=config["clip"], progress=False,
+                  callback=validation_score, eval_every=config["eval_every"],
+                  stop_when=lambda score: score is not None and score >= config["threshold"],
+                  loss=task.loss, last_only=task.last_only, rng=np.random.default_rng(1000 + seed))
+    solved = history["stopped_at"] is not None
+    steps = len(history["loss"])
+    valid_score = history["callback"][-1][1]
+    last = steps % config["eval_every"] or config["eval_every"]  # steps since the last check
+    losses = history["loss"][-last:]
     return {
         "task": task.name,
         "lag": task.lag,

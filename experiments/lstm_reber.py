@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlib import data, lstm_analysis, optim
+from rnnlib import data, optim
 from rnnlib.layers import SequenceModel
+from rnnlib.train import fit, fit_stream
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "lstm_reber.json"
@@ -73,15 +74,61 @@ def make_model(spec, seed):
     return SequenceModel(spec["cell"], 7, spec["hidden_size"], 7, rng=seed, **options)
 
 
+def fraction_solved(model, batch):
+    """Fraction of the strings of ``batch`` (a data.ReberBatch) predicted correctly at every
+    step, by the criterion of the 1997 paper (:func:`rnnlib.data.reber_strings_correct`)."""
+    return float(data.reber_strings_correct(model.forward(batch.X), batch).mean())
+
+
+def train_until_solved(model, train, test, *, optimizer, max_sequences, batch_size,
+                       eval_every, rng):
+    """Train on Reber strings until every training and every test string is solved.
+
+    Every step draws ``batch_size`` different strings of ``train`` (data.ReberBatch, N
+    strings), trimmed to the longest of them; every ``eval_every`` steps the criterion is
+    checked on both whole sets, and :func:`rnnlib.train.fit` stops at the first check that
+    finds them solved, or after ``max_sequences`` training strings.
+
+    Returns
+    -------
+    dict
+        ``"solved"`` (bool); ``"sequences"``: training strings presented until the check that
+        found the task solved (None if it never was); ``"curve"``: ``(sequences, fraction of
+        training strings solved, fraction of test strings solved)`` at every check;
+        ``"seconds"``.
+    """
+    lengths = train.mask.sum(axis=1)  # (N,)
+
+    def batches(rng):
+        rows = rng.choice(len(lengths), batch_size, replace=False)
+        T = int(lengths[rows].max())  # trim the padding this batch does not need
+        return train.X[rows, :T], train.targets[rows, :T], train.mask[rows, :T]
+
+    def check(model, step):
+        if step == 0 or step % eval_every:  # checks only every eval_every steps
+            return None
+        return fraction_solved(model, train), fraction_solved(model, test)
+
+    history = fit(model, batches, optimizer, -(-max_sequences // batch_size), progress=False,
+                  callback=check, eval_every=eval_every, loss="cross_entropy", rng=rng,
+                  stop_when=lambda result: result is not None and result == (1.0, 1.0))
+    solved = history["stopped_at"] is not None
+    return {"solved": solved,
+            "sequences": history["stopped_at"] * batch_size if solved else None,
+            "curve": [(step * batch_size, *result) for step, result in history["callback"]
+                      if result is not None],
+            "seconds": history["seconds"]}
+
+
 def run_reber(model_names):
     runs = []
     for name in model_names:
         spec = REBER["models"][name]
         for seed in REBER["seeds"]:
-            train, test = lstm_analysis.reber_train_test_sets(
+            train, test = data.reber_train_test_sets(
                 REBER["n_train"], REBER["n_test"], rng=10_000 + seed)
             model = make_model(spec, seed)
-            result = lstm_analysis.train_until_solved(
+            result = train_until_solved(
                 model, train, test, optimizer=optim.Adam(REBER["learning_rate"]),
                 max_sequences=REBER["max_sequences"], batch_size=REBER["batch_size"],
                 eval_every=REBER["eval_every"], rng=20_000 + seed)
@@ -102,9 +149,13 @@ def run_stream():
             model = SequenceModel("lstm", 7, STREAM["hidden_size"], 7, rng=seed,
                                   forget_gate=forget_gate)
             start = time.perf_counter()
-            log = lstm_analysis.train_on_stream(
-                model, stream, optimizer=optim.Adam(STREAM["learning_rate"]),
-                chunk=STREAM["chunk"], clip=STREAM["clip"], log_every=STREAM["log_every"])
+            history = fit_stream(
+                model, stream.X, stream.targets, optim.Adam(STREAM["learning_rate"]),
+                chunk=STREAM["chunk"], clip=STREAM["clip"], loss="cross_entropy",
+                log_every=STREAM["log_every"],
+                callback=lambda m, states, position: float(np.abs(states[0][1]).mean()))
+            log = {"symbols": history["position"], "loss": history["loss"],
+                   "mean_abs_state": history["callback"]}  # mean |s| of the LSTM layer
             seconds = time.perf_counter() - start
             logs.append({"forget_gate": forget_gate, "seed": seed, "seconds": seconds, **log})
             print(f"stream, forget_gate={forget_gate}, seed {seed}: final loss "

@@ -1,4 +1,4 @@
-r"""Measurements for the chapter on vanishing and exploding gradients.
+r"""Measurements for the chapters on vanishing and exploding gradients and on the LSTM.
 
 The backward pass of the basic RNN carries the gradient from step to step by multiplying it
 with the Jacobian of one step (book, equation ``rnn-jacobian``)
@@ -17,16 +17,26 @@ so the gradient that reaches :math:`h_k` from a loss at step :math:`t` has been 
   :math:`x_t = w\,\sigma(x_{t-1}) + b` of Pascanu, Mikolov and Bengio (2013), evaluated on a
   whole grid of :math:`(w, b)` at once, with its gradient by backpropagation through time.
 
+And for the LSTM chapter:
+
+- :func:`gate_trace`: every gate, the cell state and the output of an LSTM at every step of a
+  sequence, by replaying :func:`rnnlib.lstm.step_forward` (for plots and heatmaps);
+- :func:`gradient_norm_by_lag`: how strongly a loss on the last output depends on the input
+  k steps earlier, for any rnnlib cell (the constant-error-carousel measurement, book
+  equations ``lstm-rnn-product`` and ``lstm-carousel``).
+
 Dimension letters: N batch, T time, D input, H hidden.
 """
 
 import numpy as np
 
-from rnnlib import rnn
+from rnnlib import lstm, rnn
 from rnnlib._validate import check_array, check_positive_int
 from rnnlib.activations import sigmoid, sigmoid_grad_from_output
 
 __all__ = [
+    "gate_trace",
+    "gradient_norm_by_lag",
     "one_unit_forward",
     "one_unit_loss_and_grads",
     "set_spectral_radius",
@@ -200,3 +210,97 @@ def one_unit_loss_and_grads(w, b, *, x0=0.5, steps=50, target=0.7):
         db += dx
         dx = dx * w * sigmoid_grad_from_output(s)
     return loss, dw, db
+
+
+# --------------------------------------------------------------------------------------
+# The LSTM: gates over time, and the gradient by lag
+# --------------------------------------------------------------------------------------
+
+
+def gate_trace(X, params, state0=None, *, forget_gate=True):
+    r"""Gates, cell state and output of an LSTM at every step of a sequence.
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (N, T, D)
+        Input sequences.
+    params : dict
+        LSTM parameters, ``"W"`` (D+H, 4H) and ``"b"`` (4H,) (3H without the forget gate),
+        same dtype as ``X``.
+    state0 : tuple (h0, s0) of numpy.ndarray, each (N, H), or None
+        Initial state; None means zeros.
+    forget_gate : bool, default True
+        Whether ``params`` belong to the cell with a forget gate.
+
+    Returns
+    -------
+    trace : dict of numpy.ndarray, each (N, T, H)
+        ``"f"``, ``"i"``, ``"a"``, ``"o"``: the activated gates (book equations
+        ``lstm-forget`` to ``lstm-output-gate``); ``"s"``: the cell state :math:`s_t`;
+        ``"h"``: the output :math:`h_t`. Without a forget gate ``"f"`` is all ones, which is
+        what the 1997 cell's update :math:`s_t = s_{t-1} + i_t a_t` amounts to.
+
+    Notes
+    -----
+    Like :func:`state_gradients`, this replays the sequence step by step, here with
+    :func:`rnnlib.lstm.step_forward`, and records what every step computed: the gates from
+    the step's cache (activated, blocks in ``lstm.GATES`` order), the state and the output
+    from what it returns. It does no arithmetic of its own.
+    """
+    X = check_array("X", X, ndim=3, dims="N, T, D")
+    N, T, _ = X.shape
+    names = lstm.GATES if forget_gate else lstm.GATES_NO_FORGET
+    steps = {name: [] for name in (*names, "s", "h")}
+    state = state0
+    for t in range(T):
+        h, state, cache = lstm.step_forward(X[:, t], state, params, forget_gate=forget_gate)
+        blocks = np.split(cache["gates"], len(names), axis=-1)  # each (N, H)
+        for name, block in zip(names, blocks, strict=True):
+            steps[name].append(block)
+        steps["s"].append(state[1])
+        steps["h"].append(h)
+    trace = {name: np.stack(values, axis=1) for name, values in steps.items()}  # (N, T, H)
+    if not forget_gate:
+        trace["f"] = np.ones_like(trace["i"])
+    return {name: trace[name] for name in ("f", "i", "a", "o", "s", "h")}
+
+
+def gradient_norm_by_lag(cell, params, X, *, direction=None, **cell_options):
+    r"""Norm of the gradient of a loss on the last output with respect to earlier inputs.
+
+    The loss is :math:`L = h_T \cdot u` for a fixed unit vector :math:`u` (the same for
+    every sequence); backpropagation through time gives :math:`\partial L / \partial x_t`
+    for every step, and its norm at lag :math:`k = T - t` says how much the input
+    :math:`k` steps before the end can still move the output.
+
+    Parameters
+    ----------
+    cell : module
+        An rnnlib cell module: :mod:`rnnlib.rnn`, :mod:`rnnlib.lstm` or :mod:`rnnlib.gru`.
+    params : dict
+        The cell's parameters, same dtype as ``X``.
+    X : numpy.ndarray, shape (N, T, D)
+        Input sequences.
+    direction : numpy.ndarray, shape (H,), optional
+        The vector :math:`u`; default :math:`(1, \dots, 1)/\sqrt{H}`.
+    **cell_options
+        Passed to the cell's ``forward`` (e.g. ``forget_gate=False``).
+
+    Returns
+    -------
+    norms : numpy.ndarray, shape (T,)
+        ``norms[k]`` is the mean over the batch of
+        :math:`\|\partial L / \partial x_{T-k}\|`: ``norms[0]`` the last step,
+        ``norms[-1]`` the first.
+    """
+    X = check_array("X", X, ndim=3, dims="N, T, D")
+    Y, _, cache = cell.forward(X, None, params, **cell_options)
+    N, T, H = Y.shape
+    if direction is None:
+        direction = np.full(H, 1.0 / np.sqrt(H), dtype=X.dtype)
+    direction = check_array("direction", direction, shape=(H,), dims="H")
+    dY = np.zeros_like(Y)  # (N, T, H): the loss looks only at the last output
+    dY[:, -1] = direction
+    dX, _, _ = cell.backward(dY, None, cache)  # (N, T, D)
+    norms = np.linalg.norm(dX, axis=2).mean(axis=0)  # (T,), indexed by time
+    return norms[::-1].copy()  # indexed by lag

@@ -38,12 +38,16 @@ __all__ = [
     "copy_task",
     "embedded_reber",
     "embedded_reber_string",
+    "long_lag_steps",
     "reber_batch",
     "reber_legal_next",
     "reber_step_correct",
     "reber_stream",
     "reber_string",
+    "reber_strings_correct",
+    "reber_train_test_sets",
     "sine_wave",
+    "stream_positions",
 ]
 
 
@@ -638,7 +642,8 @@ def reber_step_correct(outputs, legal):
     -------
     numpy.ndarray of bool, shape (N, T)
         True where the step is correct (and on padding steps, where ``legal`` is all False).
-        A whole string is correct when ``(correct | ~mask).all(axis=1)``.
+        A whole string is correct when all its unmasked steps are
+        (:func:`reber_strings_correct`).
     """
     if not isinstance(outputs, np.ndarray) or outputs.ndim != 3 or outputs.shape[-1] != 7:
         got = outputs.shape if isinstance(outputs, np.ndarray) else type(outputs).__name__
@@ -650,6 +655,124 @@ def reber_step_correct(outputs, legal):
     lowest_legal = np.where(legal, outputs, np.inf).min(axis=-1)  # (N, T)
     highest_illegal = np.where(legal, -np.inf, outputs).max(axis=-1)  # (N, T)
     return lowest_legal > highest_illegal
+
+
+def reber_strings_correct(outputs, batch):
+    """Which whole strings are predicted correctly, by the criterion of the 1997 paper.
+
+    A string is correct when every one of its unmasked steps is correct by
+    :func:`reber_step_correct`; padding steps (``mask`` False) do not count.
+
+    Parameters
+    ----------
+    outputs : numpy.ndarray, shape (N, T, 7)
+        The network's outputs at every step (logits or probabilities).
+    batch : ReberBatch
+        ``legal`` (N, T, 7) and ``mask`` (N, T).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (N,)
+        True for the strings whose every step is correct.
+    """
+    if not isinstance(batch, ReberBatch):
+        raise ValueError(f"batch: expected a ReberBatch, got {type(batch).__name__}")
+    correct = reber_step_correct(outputs, batch.legal)  # (N, T)
+    return (correct | ~batch.mask).all(axis=1)
+
+
+def reber_train_test_sets(n_train=256, n_test=256, *, rng=None):
+    """Distinct embedded Reber strings for training and testing, as in the 1997 paper.
+
+    Parameters
+    ----------
+    n_train, n_test : int, default 256
+        How many different strings each set holds (the paper used 256 and 256).
+    rng : numpy.random.Generator, int or None
+        Random generator or seed.
+
+    Returns
+    -------
+    train, test : ReberBatch
+        Each encoded with :func:`reber_batch`; no test string is also a
+        training string, and no string appears twice in a set.
+    """
+    n_train = check_positive_int("n_train", n_train)
+    n_test = check_positive_int("n_test", n_test)
+    rng = resolve_rng(rng)
+    train, test = [], []
+    seen = set()
+    while len(train) < n_train:
+        string = embedded_reber_string(rng)
+        if string not in seen:
+            seen.add(string)
+            train.append(string)
+    while len(test) < n_test:
+        string = embedded_reber_string(rng)
+        if string not in seen:
+            seen.add(string)
+            test.append(string)
+    return reber_batch(train), reber_batch(test)
+
+
+def long_lag_steps(batch):
+    """The steps where the next symbol depends on the second symbol of the string.
+
+    In the embedded Reber grammar, after the inner string's final ``E`` the next symbol must
+    repeat the string's second symbol (T or P). These are the only steps that need memory
+    across the whole inner string.
+
+    Parameters
+    ----------
+    batch : ReberBatch
+        ``X`` (N, T, 7) and ``legal`` (N, T, 7).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (N, T)
+        True at the steps whose input is an ``E`` and whose only legal next symbol is T or
+        P.
+    """
+    symbols = REBER_SYMBOLS
+    reads_e = batch.X[..., symbols.index("E")] == 1  # (N, T)
+    legal = batch.legal
+    only_t = legal[..., symbols.index("T")] & (legal.sum(axis=-1) == 1)
+    only_p = legal[..., symbols.index("P")] & (legal.sum(axis=-1) == 1)
+    return reads_e & (only_t | only_p)
+
+
+def stream_positions(batch):
+    """Where each step of a continual Reber stream is within its embedded string.
+
+    Parameters
+    ----------
+    batch : ReberBatch
+        From :func:`reber_stream` (each row starts at a string's first ``B``).
+
+    Returns
+    -------
+    position : numpy.ndarray of int, shape (N, T)
+        Index of the symbol read at each step within its embedded string: 0 for the outer
+        ``B``, 1 for the branch symbol (T or P), 2 for the inner ``B``, and so on.
+    branch : numpy.ndarray of str, shape (N, T)
+        The branch symbol of the string each step belongs to (``"?"`` at position 0, before
+        it has been read).
+    """
+    symbols = np.array(list(REBER_SYMBOLS))[batch.X.argmax(axis=-1)]  # (N, T)
+    N, T = symbols.shape
+    position = np.zeros((N, T), dtype=int)
+    branch = np.full((N, T), "?")
+    for n in range(N):
+        current, letter = -1, "?"
+        for t in range(T):
+            new_string = symbols[n, t] == "B" and (t == 0 or symbols[n, t - 1] == "E")
+            current = 0 if new_string else current + 1
+            if current == 0:
+                letter = "?"
+            elif current == 1:
+                letter = symbols[n, t]
+            position[n, t], branch[n, t] = current, letter
+    return position, branch
 
 
 # --------------------------------------------------------------------------------------

@@ -13,13 +13,15 @@ Helpers:
 - :func:`unrolled_graph` draws a recurrent network unrolled in time (one or several
   layers; many-to-many, many-to-one or one-to-many).
 - :func:`loss_curve` draws a training loss against the step, optionally smoothed.
+- :func:`lstm_cell_diagram` draws the LSTM cell unrolled over a few steps (the book's
+  figure of the cell).
 """
 
 from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 __all__ = [
     "CELL_COLORS",
@@ -27,6 +29,7 @@ __all__ = [
     "DPI",
     "PALETTE",
     "loss_curve",
+    "lstm_cell_diagram",
     "style",
     "unrolled_graph",
 ]
@@ -396,3 +399,120 @@ def loss_curve(ax, history, *, label=None, color=None, smooth=None, log=True, ke
     if label is not None:
         ax.legend()
     return line
+
+
+def lstm_cell_diagram(steps=3, *, ax=None):
+    r"""Draw the LSTM unrolled over a few time steps (the book's figure of the cell).
+
+    The cell state runs as a thick line along the top, through one multiplication by the
+    forget gate and one addition of :math:`i_t \odot a_t` per step; the four gates read
+    :math:`[x_t, h_{t-1}]` from the line along the bottom; :math:`h_t = o_t \odot
+    \tanh(s_t)` leaves each step upwards and to the right, into the next step.
+
+    The cell state and its operations are drawn in ``PALETTE["blue"]``, the gates in
+    ``PALETTE["orange"]`` (the LSTM's colour in :data:`CELL_COLORS`), the other lines in
+    ``PALETTE["black"]``.
+
+    Parameters
+    ----------
+    steps : int, default 3
+        How many time steps to draw (1 to 5); the middle one is labelled :math:`t`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure of width 7 inches is made if None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps: expected an integer from 1 to 5, got {steps!r}")
+    if steps > 5:
+        raise ValueError(f"steps: expected 1 to 5, got {steps}")
+    width = 3.2
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+    else:
+        fig = ax.figure
+    state_color, gate_color, line_color = PALETTE["blue"], PALETTE["orange"], PALETTE["black"]
+    state_y, bus_y, gate_y, mix_y = 2.9, 0.45, 1.35, 2.15
+
+    def time_label(k):
+        offset = k - steps // 2
+        return "t" if offset == 0 else f"t{offset:+d}"
+
+    def arrow(x0, y0, x1, y1, color=line_color, lw=1.2):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
+                                "shrinkA": 0, "shrinkB": 0, "mutation_scale": 9})
+
+    def node(x, y, text, color=line_color):
+        ax.add_patch(Circle((x, y), 0.17, facecolor="white", edgecolor=color, lw=1.4, zorder=3))
+        ax.text(x, y, text, ha="center", va="center", fontsize=10, zorder=4, color=color)
+
+    def gate_box(x, y, name, function):
+        ax.add_patch(FancyBboxPatch((x - 0.22, y - 0.2), 0.44, 0.4,
+                                    boxstyle="round,pad=0.02", facecolor=gate_color,
+                                    edgecolor="none", alpha=0.9, zorder=3))
+        ax.text(x, y + 0.05, f"${name}$", ha="center", va="center", fontsize=10, zorder=4)
+        ax.text(x, y - 0.37, function, ha="center", va="center", fontsize=7, color="0.3")
+
+    total = steps * width
+    # the cell state, running through all steps, and the line that carries h between steps
+    ax.plot([-0.5, total + 0.3], [state_y, state_y], color=state_color, lw=3.5, zorder=1,
+            solid_capstyle="butt")
+    ax.plot([-0.5, total + 0.3], [bus_y, bus_y], color=line_color, lw=1.2, zorder=1)
+    ax.text(-0.6, state_y, "cell state", ha="right", va="center", fontsize=8,
+            color=state_color)
+    ax.text(-0.6, bus_y, "output", ha="right", va="center", fontsize=8, color=line_color)
+    for k in range(steps):
+        x0 = k * width
+        label = time_label(k)
+        ax.add_patch(FancyBboxPatch((x0 + 0.15, 0.1), width - 0.3, 3.2,
+                                    boxstyle="round,pad=0.02,rounding_size=0.15",
+                                    facecolor="0.96", edgecolor="0.7", lw=1, zorder=0))
+        gx = {"f": x0 + 0.55, "i": x0 + 1.1, "a": x0 + 1.65, "o": x0 + 2.25}
+        ia_x, out_x, edge_x = gx["a"], x0 + 2.75, x0 + width
+        # the gates read z_t = [x_t, h_{t-1}] from the line below
+        for name, function in (("f", "σ"), ("i", "σ"), ("a", "tanh"), ("o", "σ")):
+            ax.plot([gx[name], gx[name]], [bus_y, gate_y - 0.2], color=line_color, lw=1)
+            gate_box(gx[name], gate_y, name, function)
+        # forget: f_t * s_{t-1} on the state line
+        arrow(gx["f"], gate_y + 0.2, gx["f"], state_y - 0.17)
+        node(gx["f"], state_y, "×", state_color)
+        # write: i_t * a_t, added to the state
+        node(ia_x, mix_y, "×")
+        ax.plot([gx["i"], gx["i"], ia_x - 0.17], [gate_y + 0.2, mix_y, mix_y],
+                color=line_color, lw=1.2)
+        arrow(gx["a"], gate_y + 0.2, ia_x, mix_y - 0.17)
+        arrow(ia_x, mix_y + 0.17, ia_x, state_y - 0.17)
+        node(ia_x, state_y, "+", state_color)
+        # read: h_t = o_t * tanh(s_t), passed on to the next step
+        ax.plot([out_x, out_x], [state_y, mix_y + 0.17], color=state_color, lw=1.2)
+        ax.text(out_x, (state_y + mix_y) / 2 + 0.05, "tanh", ha="center", va="center",
+                fontsize=7, color="0.3", zorder=4,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "0.6"})
+        node(out_x, mix_y, "×")
+        ax.plot([gx["o"], gx["o"], out_x - 0.17], [gate_y + 0.2, mix_y, mix_y],
+                color=line_color, lw=1.2)
+        ax.plot([out_x + 0.17, edge_x], [mix_y, mix_y], color=line_color, lw=1.2)
+        arrow(edge_x, mix_y, edge_x, bus_y + 0.02)
+        ax.text(edge_x + 0.05, bus_y - 0.08, f"$h_{{{label}}}$", ha="left", va="top",
+                fontsize=10)
+        # the input from below
+        arrow(x0 + 1.4, -0.45, x0 + 1.4, bus_y - 0.02)
+        ax.text(x0 + 1.4, -0.6, f"$x_{{{label}}}$", ha="center", va="top", fontsize=10)
+        # the state between steps
+        ax.text(edge_x, state_y + 0.2, f"$s_{{{label}}}$", ha="center", va="bottom",
+                fontsize=10, color=state_color)
+    first = time_label(0)
+    prev = "t-1" if first == "t" else f"t{int(first[1:]) - 1:+d}"
+    ax.text(-0.15, state_y + 0.2, f"$s_{{{prev}}}$", ha="center", va="bottom", fontsize=10,
+            color=state_color)
+    ax.text(-0.15, bus_y - 0.08, f"$h_{{{prev}}}$", ha="center", va="top", fontsize=10)
+    ax.set_xlim(-1.9, total + 0.4)
+    ax.set_ylim(-1.0, 3.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnlib import analysis, rnn
+from rnnlib import analysis, lstm, rnn
 
 
 def _setup(seed=0, N=3, T=6, D=2, H=4):
@@ -116,3 +116,89 @@ def test_one_unit_gradients_match_finite_differences():
 def test_one_unit_steps_must_be_positive():
     with pytest.raises(ValueError, match="steps"):
         analysis.one_unit_forward(1.0, 0.0, steps=0)
+
+
+# ---------------------------------------------------------------------------------------
+# The LSTM: gate traces and the gradient by lag
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("forget_gate", [True, False])
+def test_gate_trace_matches_the_sequence_forward(forget_gate):
+    rng = np.random.default_rng(0)
+    N, T, D, H = 2, 6, 3, 4
+    params = lstm.init_params(D, H, rng=rng, forget_gate=forget_gate)
+    X = rng.normal(size=(N, T, D))
+    state0 = (rng.normal(size=(N, H)), rng.normal(size=(N, H)))
+    trace = analysis.gate_trace(X, params, state0, forget_gate=forget_gate)
+    assert set(trace) == {"f", "i", "a", "o", "s", "h"}
+    assert all(value.shape == (N, T, H) for value in trace.values())
+    Y, (h_T, s_T), cache = lstm.forward(X, state0, params, forget_gate=forget_gate)
+    np.testing.assert_allclose(trace["h"], Y)
+    np.testing.assert_allclose(trace["s"][:, -1], s_T)
+    # the gates reproduce the state update (lstm-state) and the output (lstm-output)
+    s_prev = np.concatenate([state0[1][:, None], trace["s"][:, :-1]], axis=1)
+    np.testing.assert_allclose(trace["s"], trace["f"] * s_prev + trace["i"] * trace["a"])
+    np.testing.assert_allclose(trace["h"], trace["o"] * np.tanh(trace["s"]))
+    assert np.all((trace["i"] > 0) & (trace["i"] < 1)) and np.all(np.abs(trace["a"]) < 1)
+    if not forget_gate:
+        assert np.all(trace["f"] == 1.0)
+
+
+def test_gate_trace_rejects_a_wrong_input():
+    params = lstm.init_params(3, 2, rng=0)
+    with pytest.raises(ValueError, match="X"):
+        analysis.gate_trace(np.zeros((4, 3)), params)
+
+
+def test_gradient_norm_by_lag_matches_a_direct_backward():
+    rng = np.random.default_rng(1)
+    N, T, D, H = 3, 8, 2, 5
+    params = rnn.init_params(D, H, rng=rng)
+    X = rng.normal(size=(N, T, D))
+    norms = analysis.gradient_norm_by_lag(rnn, params, X)
+    assert norms.shape == (T,)
+    Y, _, cache = rnn.forward(X, None, params)
+    dY = np.zeros_like(Y)
+    dY[:, -1] = 1 / np.sqrt(H)
+    dX, _, _ = rnn.backward(dY, None, cache)
+    assert np.allclose(norms[0], np.linalg.norm(dX[:, -1], axis=1).mean())
+    assert np.allclose(norms[-1], np.linalg.norm(dX[:, 0], axis=1).mean())
+
+
+def test_gradient_norm_by_lag_shows_the_carousel():
+    # With f = 1 and tiny recurrent weights, the gradient along the cell state cannot decay,
+    # while a basic RNN with a contracting recurrent matrix loses it exponentially.
+    rng = np.random.default_rng(2)
+    N, T, D, H = 4, 60, 2, 6
+    X = rng.normal(size=(N, T, D))
+    params_1997 = lstm.init_params(D, H, rng=rng, forget_gate=False)
+    params_1997["W"][D:] *= 0.01
+    lstm_norms = analysis.gradient_norm_by_lag(lstm, params_1997, X, forget_gate=False)
+    params_rnn = rnn.init_params(D, H, rng=rng)
+    params_rnn["W"][D:] *= 0.5
+    rnn_norms = analysis.gradient_norm_by_lag(rnn, params_rnn, X)
+    assert rnn_norms[-1] < 1e-6 * rnn_norms[0]
+    assert lstm_norms[-1] > 1e-2 * lstm_norms[0]
+
+
+def test_gradient_norm_by_lag_rejects_a_wrong_direction():
+    params = rnn.init_params(2, 3, rng=0)
+    with pytest.raises(ValueError, match="direction"):
+        analysis.gradient_norm_by_lag(rnn, params, np.zeros((1, 4, 2)),
+                                      direction=np.ones(4))
+
+
+def test_gate_trace_of_a_model_layer_gives_the_model_outputs():
+    # What the LSTM chapter does to look inside a trained next-symbol model.
+    from rnnlib import data, layers
+    from rnnlib.layers import SequenceModel
+
+    stream = data.reber_stream(2, 30, rng=4)
+    for forget_gate in (True, False):
+        model = SequenceModel("lstm", 7, 5, 7, rng=1, forget_gate=forget_gate)
+        trace = analysis.gate_trace(stream.X, model.layer_params(0), forget_gate=forget_gate)
+        outputs, _ = layers.dense_forward(trace["h"], {"W": model.params["out.W"],
+                                                       "b": model.params["out.b"]})
+        np.testing.assert_allclose(outputs, model.forward(stream.X))
+        assert trace["s"].shape == (2, 30, 5)

@@ -329,3 +329,55 @@ def test_corpus_errors():
         corpus.batch(2, 10**6)
     with pytest.raises(ValueError, match=r"ids: expected values in \[0, "):
         corpus.decode([corpus.vocab_size])
+
+
+# ---------------------------------------------------------------------------------------
+# Reber experiments: whole strings, distinct sets, long-lag steps, stream positions
+# ---------------------------------------------------------------------------------------
+
+
+def test_reber_strings_correct_needs_every_unmasked_step():
+    batch = data.reber_batch(["BTBTXSETE", "BPBPVVEPE", "BTBPVVETE"])
+    outputs = batch.legal.astype(float)  # (N, T, 7): exactly the legal set is most active
+    np.testing.assert_array_equal(data.reber_strings_correct(outputs, batch), [1, 1, 1])
+    spoiled = outputs.copy()
+    spoiled[1, 2] = 1 - spoiled[1, 2]  # one wrong step in string 1
+    np.testing.assert_array_equal(data.reber_strings_correct(spoiled, batch), [1, 0, 1])
+    # steps beyond a string's end (mask False) never count
+    longer = data.reber_batch(["BTBTXSETE", "BPBPVVEPE", "BTBTXXVVETE"])
+    garbage = longer.legal.astype(float)
+    short = ~longer.mask[0]
+    garbage[0][short] = np.arange(7.0)
+    assert short.any()
+    assert data.reber_strings_correct(garbage, longer).all()
+    with pytest.raises(ValueError, match="batch"):
+        data.reber_strings_correct(outputs, (batch.X, batch.legal))
+    with pytest.raises(ValueError, match="outputs"):
+        data.reber_strings_correct(outputs[..., :6], batch)
+
+
+def test_reber_train_test_sets_are_distinct_and_encoded():
+    train, test = data.reber_train_test_sets(20, 15, rng=0)
+    assert len(train.strings) == 20 and len(test.strings) == 15
+    assert len(set(train.strings)) == 20 and len(set(test.strings)) == 15
+    assert not set(train.strings) & set(test.strings)
+    assert train.X.shape[0] == 20 and train.X.shape[2] == len(data.REBER_SYMBOLS)
+    again, _ = data.reber_train_test_sets(20, 15, rng=0)
+    assert again.strings == train.strings
+    with pytest.raises(ValueError, match="n_test"):
+        data.reber_train_test_sets(4, 0)
+
+
+def test_long_lag_steps_mark_one_step_per_complete_string():
+    batch = data.reber_batch(["BTBTXSETE", "BPBPVVEPE"])
+    marked = data.long_lag_steps(batch)
+    # the step reading the inner E (index 6), whose next symbol repeats the branch symbol
+    assert marked.sum(axis=1).tolist() == [1, 1]
+    assert marked[0, 6] and marked[1, 6]
+
+
+def test_stream_positions_count_within_each_string():
+    batch = data.reber_batch(["BTBTXSETEBPBPVVEPEB"], continual=True)
+    position, branch = data.stream_positions(batch)
+    assert position[0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert "".join(branch[0]) == "?TTTTTTTT?PPPPPPPP"

@@ -99,3 +99,52 @@ def test_committed_results_have_the_documented_layout(head_to_head):
     assert results["config"] == head_to_head.CONFIGS["full"]
     assert results["run_time_seconds"] < 60 * 60
     assert "head_to_head.py" in results["command"]
+
+
+# ---------------------------------------------------------------------------------------
+# The LSTM chapter's Reber script
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lstm_reber():
+    spec = importlib.util.spec_from_file_location("lstm_reber", ROOT / "experiments" /
+                                                  "lstm_reber.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lstm_reber_train_until_solved_respects_the_budget(lstm_reber):
+    from rnnlib import data, optim
+    from rnnlib.layers import SequenceModel
+
+    train, test = data.reber_train_test_sets(16, 16, rng=2)
+    model = SequenceModel("lstm", 7, 3, 7, rng=0)
+    result = lstm_reber.train_until_solved(model, train, test, optimizer=optim.Adam(0.01),
+                                           max_sequences=64, batch_size=8, eval_every=4,
+                                           rng=0)
+    assert result["solved"] is False and result["sequences"] is None
+    assert [point[0] for point in result["curve"]] == [32, 64]
+    for _, on_train, on_test in result["curve"]:
+        assert 0.0 <= on_train <= 1.0 and 0.0 <= on_test <= 1.0
+
+
+def test_lstm_reber_fraction_solved_uses_the_paper_criterion(lstm_reber):
+    from rnnlib import data
+
+    class Oracle:
+        """Outputs the legal-next sets themselves, one step spoiled if asked."""
+
+        def __init__(self, batch, spoil=None):
+            self.batch, self.spoil = batch, spoil
+
+        def forward(self, X):
+            outputs = self.batch.legal.astype(float)
+            if self.spoil is not None:
+                outputs[self.spoil] = 1 - outputs[self.spoil]
+            return outputs
+
+    train, _ = data.reber_train_test_sets(8, 1, rng=1)
+    assert lstm_reber.fraction_solved(Oracle(train), train) == 1.0
+    assert lstm_reber.fraction_solved(Oracle(train, spoil=(3, 2)), train) == 7 / 8

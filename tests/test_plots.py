@@ -137,3 +137,23 @@ def test_loss_curve_falls_back_to_linear_axis_for_a_zero_loss(ax):
 def test_loss_curve_rejects_bad_input(ax, history, kwargs, words):
     with pytest.raises(ValueError, match=words):
         plots.loss_curve(ax, history, **kwargs)
+
+
+def test_lstm_cell_diagram_returns_a_figure_and_checks_steps():
+    fig = plots.lstm_cell_diagram(steps=2)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes) == 1
+    plt.close(fig)
+    for steps in (0, 7, 2.5):
+        with pytest.raises(ValueError, match="steps"):
+            plots.lstm_cell_diagram(steps=steps)
+
+
+def test_lstm_cell_diagram_draws_on_a_given_axes_in_palette_colours(ax):
+    fig = plots.lstm_cell_diagram(steps=3, ax=ax)
+    assert fig is ax.figure
+    colours = {to_rgb(line.get_color()) for line in ax.lines}
+    assert to_rgb(plots.PALETTE["blue"]) in colours  # the cell state
+    gates = [patch for patch in ax.patches
+             if to_rgb(patch.get_facecolor()[:3]) == to_rgb(plots.PALETTE["orange"])]
+    assert len(gates) == 4 * 3  # four gates per step

@@ -1,4 +1,4 @@
-"""Tests for rnnlib.train.fit: it learns, records what it promises, and fails clearly."""
+"""Tests for rnnlib.train: fit and fit_stream learn, record what they promise, fail clearly."""
 
 import itertools
 
@@ -8,7 +8,7 @@ import pytest
 from rnnlib import data
 from rnnlib.layers import SequenceModel
 from rnnlib.optim import SGD, Adam
-from rnnlib.train import fit
+from rnnlib.train import fit, fit_stream
 
 
 def test_fit_overfits_a_few_sequences():
@@ -131,3 +131,97 @@ def test_a_nan_gradient_is_reported_with_its_step():
     with pytest.raises(FloatingPointError, match="step 1: the gradient holds NaN or inf"):
         fit(_QuadraticModel(nan_gradient=True), itertools.repeat((None, None)), SGD(0.1), 3,
             progress=False)
+
+
+# ---------------------------------------------------------------------------------------
+# stop_when
+# ---------------------------------------------------------------------------------------
+
+
+def _adding_batches(rng):
+    return data.adding_problem(8, 6, rng=rng)
+
+
+def test_stop_when_ends_the_run_and_truncates_the_history():
+    model = SequenceModel("rnn", 2, 4, 1, rng=0)
+    history = fit(model, _adding_batches, SGD(0.05), 100, progress=False, eval_every=10,
+                  last_only=True, rng=0, callback=lambda m, step: step,
+                  stop_when=lambda result: result >= 30)
+    assert history["stopped_at"] == 30
+    assert history["loss"].shape == history["grad_norm"].shape == (30,)
+    assert [step for step, _ in history["callback"]] == [0, 10, 20, 30]
+
+
+def test_stop_when_that_never_holds_runs_to_the_end_like_without_it():
+    runs = []
+    for stop_when in (None, lambda result: False):
+        model = SequenceModel("rnn", 2, 4, 1, rng=0)
+        runs.append(fit(model, _adding_batches, SGD(0.05), 25, progress=False,
+                        eval_every=10, last_only=True, rng=0, stop_when=stop_when,
+                        callback=lambda m, step: float(m.params["out.b"].sum())))
+    assert runs[0]["stopped_at"] is None and runs[1]["stopped_at"] is None
+    np.testing.assert_array_equal(runs[0]["loss"], runs[1]["loss"])
+    assert runs[0]["callback"] == runs[1]["callback"]
+
+
+def test_stop_when_at_step_zero_trains_nothing():
+    model = SequenceModel("rnn", 2, 4, 1, rng=0)
+    before = {key: value.copy() for key, value in model.params.items()}
+    history = fit(model, _adding_batches, SGD(0.05), 10, progress=False, last_only=True,
+                  callback=lambda m, step: 1.0, stop_when=lambda result: True)
+    assert history["stopped_at"] == 0
+    assert history["loss"].shape == (0,) and history["callback"] == [(0, 1.0)]
+    assert all(np.array_equal(before[key], model.params[key]) for key in before)
+
+
+def test_stop_when_is_checked():
+    model = SequenceModel("rnn", 2, 4, 1, rng=0)
+    with pytest.raises(ValueError, match="stop_when"):
+        fit(model, _adding_batches, SGD(0.05), 5, progress=False, stop_when=lambda r: True)
+    with pytest.raises(ValueError, match="stop_when"):
+        fit(model, _adding_batches, SGD(0.05), 5, progress=False,
+            callback=lambda m, step: 0.0, stop_when=3)
+
+
+# ---------------------------------------------------------------------------------------
+# fit_stream
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("forget_gate", [True, False])
+def test_fit_stream_carries_the_state_and_logs(forget_gate):
+    stream = data.reber_stream(2, 60, rng=3)
+    model = SequenceModel("lstm", 7, 4, 7, rng=0, forget_gate=forget_gate)
+    log = fit_stream(model, stream.X, stream.targets, Adam(0.01), chunk=10, clip=1.0,
+                     loss="cross_entropy", log_every=2,
+                     callback=lambda m, states, position: float(np.abs(states[0][1]).mean()))
+    assert log["position"] == [20, 40, 60]
+    assert len(log["loss"]) == len(log["callback"]) == 3
+    assert all(np.isfinite(log["loss"]))
+    assert np.isclose(log["callback"][-1], np.abs(log["states"][0][1]).mean())
+
+
+def test_fit_stream_carries_the_state_between_chunks():
+    # With an optimiser that changes nothing, the carried state after two chunks is the
+    # state after running the whole stream at once.
+    class Frozen:
+        def step(self, params, grads):
+            pass
+
+    X, Y = data.sine_wave(3, 20, rng=0)
+    model = SequenceModel("gru", 1, 5, 1, rng=0)
+    log = fit_stream(model, X, Y, Frozen(), chunk=10, log_every=1)
+    _, _, states = model.loss_and_grads(X, Y, return_states=True)
+    np.testing.assert_allclose(log["states"][0], states[0])
+    assert log["position"] == [10, 20]
+
+
+def test_fit_stream_rejects_bad_arguments():
+    X, Y = data.sine_wave(2, 20, rng=0)
+    model = SequenceModel("rnn", 1, 3, 1, rng=0)
+    with pytest.raises(ValueError, match="X"):
+        fit_stream(model, X, Y, SGD(0.1), chunk=100)
+    with pytest.raises(ValueError, match="targets"):
+        fit_stream(model, X, Y[:, :10], SGD(0.1), chunk=5)
+    with pytest.raises(ValueError, match="chunk"):
+        fit_stream(model, X, Y, SGD(0.1), chunk=0)
