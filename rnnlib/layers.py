@@ -5,7 +5,7 @@ sequence into a sequence of hidden states. To make a network that solves a task,
 module adds:
 
 - a **dense output layer** that maps each hidden state to the V outputs the task needs
-  (:func:`dense_forward`, :func:`dense_backward`);
+  (:func:`init_dense`, :func:`dense_forward`, :func:`dense_backward`);
 - **stacking**: the memo's "multiple layers", where the hidden sequence of layer l is the
   input sequence of layer l + 1 (:func:`stack_forward`, :func:`stack_backward`);
 - a **bidirectional** layer: one cell reads the sequence forwards in time, another reads it
@@ -92,28 +92,29 @@ LOSSES = {"mse": mse, "cross_entropy": softmax_cross_entropy}
 # --------------------------------------------------------------------------------------
 
 
-def init_dense(H, V, rng=None, dtype=np.float64):
+def init_dense(input_size, output_size, *, rng=None, dtype=np.float64):
     r"""Initial parameters of a dense layer, uniform in :math:`[-1/\sqrt{H}, 1/\sqrt{H}]`.
 
     This is PyTorch's default for ``torch.nn.Linear(H, V)``.
 
     Parameters
     ----------
-    H : int
-        Input size (the hidden size of the layer below).
-    V : int
-        Output size.
-    rng : numpy.random.Generator, int or None
+    input_size : int
+        H, the size of each input vector (the hidden size of the layer below).
+    output_size : int
+        V, the number of outputs.
+    rng : numpy.random.Generator, int or None, optional
         Random generator or seed.
-    dtype : float32 or float64, default float64
+    dtype : {numpy.float64, numpy.float32}, optional
+        dtype of the arrays.
 
     Returns
     -------
-    dict
+    params : dict
         ``"W"`` (H, V) and ``"b"`` (V,).
     """
-    H = check_positive_int("H", H)
-    V = check_positive_int("V", V)
+    H = check_positive_int("input_size", input_size)
+    V = check_positive_int("output_size", output_size)
     rng = resolve_rng(rng)
     dtype = resolve_dtype(dtype)
     k = 1.0 / np.sqrt(H)
@@ -123,15 +124,15 @@ def init_dense(H, V, rng=None, dtype=np.float64):
     }
 
 
-def dense_forward(H, params):
-    r"""Affine output layer, applied to every row: ``out = H @ W + b`` (dense-forward).
+def dense_forward(h, params):
+    r"""Affine output layer, applied to every row: ``out = h @ W + b`` (dense-forward).
 
     Parameters
     ----------
-    H : numpy.ndarray, shape (N, H) or (N, T, H)
+    h : numpy.ndarray, shape (N, H) or (N, T, H)
         Hidden states: one per sequence, or one per step.
     params : dict
-        ``"W"`` (H, V) and ``"b"`` (V,), same dtype as ``H``.
+        ``"W"`` (H, V) and ``"b"`` (V,), same dtype as ``h``.
 
     Returns
     -------
@@ -140,20 +141,19 @@ def dense_forward(H, params):
     cache : tuple
         What :func:`dense_backward` needs.
     """
-    check_array("H", H)
-    if H.ndim not in (2, 3):
+    check_array("h", h)
+    if h.ndim not in (2, 3):
         raise ValueError(
-            f"H: expected a 2-d array (N, H) or a 3-d array (N, T, H), got a {H.ndim}-d "
-            f"array of shape {H.shape}"
+            f"h: expected a 2-d array (N, H) or a 3-d array (N, T, H), got a {h.ndim}-d "
+            f"array of shape {h.shape}"
         )
-    n_hidden = H.shape[-1]
+    H = h.shape[-1]
     if not isinstance(params, dict) or "W" not in params:
         raise ValueError("params: expected a dict with 'W' (H, V) and 'b' (V,)")
-    W = check_array("params['W']", params["W"], shape=(n_hidden, None), dtype=H.dtype,
-                    dims="H, V")
-    check_params(params, {"W": (W.shape, "H, V"), "b": ((W.shape[1],), "V")}, H.dtype)
-    out = H @ W + params["b"]  # (N, V) or (N, T, V)
-    return out, (H, W)
+    W = check_array("params['W']", params["W"], shape=(H, None), dtype=h.dtype, dims="H, V")
+    check_params(params, {"W": (W.shape, "H, V"), "b": ((W.shape[1],), "V")}, h.dtype)
+    out = h @ W + params["b"]  # (N, V) or (N, T, V)
+    return out, (h, W)
 
 
 def dense_backward(dout, cache):
@@ -168,20 +168,20 @@ def dense_backward(dout, cache):
 
     Returns
     -------
-    dH : numpy.ndarray, shape (N, H) or (N, T, H)
-        Gradient with respect to the layer's input.
+    dh : numpy.ndarray, shape (N, H) or (N, T, H)
+        Gradient with respect to the layer's input ``h``.
     grads : dict
         ``"W"`` (H, V) and ``"b"`` (V,).
     """
-    H, W = cache
-    out_shape = H.shape[:-1] + (W.shape[1],)
-    dims = "N, V" if H.ndim == 2 else "N, T, V"
-    check_array("dout", dout, shape=out_shape, dtype=H.dtype, dims=dims)
-    rows_H = H.reshape(-1, H.shape[-1])  # (N*T, H): every step of every sequence is a row
+    h, W = cache
+    out_shape = h.shape[:-1] + (W.shape[1],)
+    dims = "N, V" if h.ndim == 2 else "N, T, V"
+    check_array("dout", dout, shape=out_shape, dtype=h.dtype, dims=dims)
+    rows_h = h.reshape(-1, h.shape[-1])  # (N*T, H): every step of every sequence is a row
     rows_d = dout.reshape(-1, W.shape[1])  # (N*T, V)
-    grads = {"W": rows_H.T @ rows_d, "b": rows_d.sum(axis=0)}
-    dH = dout @ W.T  # (N, H) or (N, T, H)
-    return dH, grads
+    grads = {"W": rows_h.T @ rows_d, "b": rows_d.sum(axis=0)}
+    dh = dout @ W.T  # (N, H) or (N, T, H)
+    return dh, grads
 
 
 # --------------------------------------------------------------------------------------
@@ -504,7 +504,8 @@ class SequenceModel:
                                                dtype=self.dtype, **init_options)
                 for key, value in params.items():
                     self.params[f"layer{layer}.{direction}{key}"] = value
-        out = init_dense(self.hidden_size * len(directions), self.output_size, rng, self.dtype)
+        out = init_dense(self.hidden_size * len(directions), self.output_size, rng=rng,
+                         dtype=self.dtype)
         self.params["out.W"], self.params["out.b"] = out["W"], out["b"]
 
     # -- parameters ---------------------------------------------------------------------

@@ -42,33 +42,47 @@ def test_dense_forward_by_hand():
 
 @pytest.mark.parametrize("shape", [(3, 4), (2, 5, 4), (1, 1, 4)], ids=["N,H", "N,T,H", "N=T=1"])
 def test_dense_gradient_check(rng, shape):
-    H_in = rng.standard_normal(shape)
-    params = init_dense(4, 3, rng)
-    out, cache = dense_forward(H_in, params)
+    h = rng.standard_normal(shape)
+    params = init_dense(4, 3, rng=rng)
+    out, cache = dense_forward(h, params)
     assert out.shape == shape[:-1] + (3,)
     G = rng.standard_normal(out.shape)
-    dH, grads = dense_backward(G, cache)
+    dh, grads = dense_backward(G, cache)
 
     def loss():
-        return float(np.sum(dense_forward(H_in, params)[0] * G))
+        return float(np.sum(dense_forward(h, params)[0] * G))
 
-    assert_gradients_close(loss, {"H": H_in, **params}, {"H": dH, **grads}, tol=TOL)
+    assert_gradients_close(loss, {"h": h, **params}, {"h": dh, **grads}, tol=TOL)
+
+
+def test_init_dense_like_torch_linear(rng):
+    params = init_dense(16, 3, rng=rng)
+    assert params["W"].shape == (16, 3) and params["b"].shape == (3,)
+    assert np.abs(params["W"]).max() <= 1 / np.sqrt(16)
+    assert init_dense(4, 2, dtype=np.float32)["W"].dtype == np.float32
+    np.testing.assert_array_equal(init_dense(4, 2, rng=3)["W"], init_dense(4, 2, rng=3)["W"])
+    with pytest.raises(ValueError, match="input_size: expected a positive integer"):
+        init_dense(0, 2)
+    with pytest.raises(ValueError, match="output_size: expected a positive integer"):
+        init_dense(4, 2.5)
+    with pytest.raises(TypeError):
+        init_dense(4, 2, rng)  # rng is keyword-only, as in the cells' init_params
 
 
 def test_dense_keeps_float32(rng):
-    params = init_dense(4, 2, rng, np.float32)
+    params = init_dense(4, 2, rng=rng, dtype=np.float32)
     out, cache = dense_forward(rng.standard_normal((3, 4)).astype(np.float32), params)
-    dH, grads = dense_backward(np.ones_like(out), cache)
-    assert out.dtype == dH.dtype == grads["W"].dtype == np.float32
+    dh, grads = dense_backward(np.ones_like(out), cache)
+    assert out.dtype == dh.dtype == grads["W"].dtype == np.float32
 
 
 def test_dense_bad_input(rng):
-    params = init_dense(4, 2, rng)
+    params = init_dense(4, 2, rng=rng)
     with pytest.raises(ValueError, match=r"params\['W'\]: expected shape \(H, V\) = \(5, \*\)"):
         dense_forward(np.zeros((3, 5)), params)
     with pytest.raises(ValueError, match="params\\['W'\\]: expected dtype float32"):
         dense_forward(np.zeros((3, 4), np.float32), params)
-    with pytest.raises(ValueError, match="H: expected a 2-d array"):
+    with pytest.raises(ValueError, match="h: expected a 2-d array"):
         dense_forward(np.zeros(4), params)
     _, cache = dense_forward(np.zeros((3, 4)), params)
     with pytest.raises(ValueError, match=r"dout: expected shape \(N, V\) = \(3, 2\)"):
