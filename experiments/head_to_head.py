@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 import rnnlib  # noqa: E402
 from rnnlib import data  # noqa: E402
-from rnnlib.layers import SequenceModel  # noqa: E402
+from rnnlib.model import SequenceModel  # noqa: E402
 from rnnlib.optim import Adam  # noqa: E402
 from rnnlib.train import fit  # noqa: E402
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlib import data, lstm_analysis, optim
-from rnnlib.layers import SequenceModel
+from rnnlib.model import SequenceModel
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "lstm_reber.json"
