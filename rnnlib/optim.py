@@ -14,13 +14,87 @@ between steps (momentum, moment estimates) keyed by parameter name.
 
 Both optimisers follow PyTorch's update rules (``torch.optim.SGD`` and ``torch.optim.Adam``
 without weight decay), so a model trained here and its PyTorch twin take the same steps.
+
+Hyperparameters must be real numbers in their range: a string such as ``"0.01"``, None, a
+bool or NaN raises a ``ValueError`` naming the argument. An optimiser keeps its state for
+one set of parameters: once it has state (momentum, moment estimates), a step with other
+keys, shapes or dtypes raises a ``ValueError``; make a new optimiser for a new model.
 """
+
+import numbers
 
 import numpy as np
 
 from rnnlib._validate import check_array
 
 __all__ = ["SGD", "Adam", "clip_grad_norm", "global_norm"]
+
+
+def _check_number(name, value, expected, in_range):
+    """Return ``value`` as a float if it is a real number for which ``in_range`` holds.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+        What the caller passed.
+    expected : str
+        What the argument must be, e.g. ``"a positive number"``.
+    in_range : callable
+        Takes the float, returns whether it is allowed.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, what it must be and what was received, for anything that is
+        not a real number (a string, None, a bool, an array), for NaN and infinities, and
+        for numbers out of range.
+    """
+    # bool is an int subclass, but lr=True is a mistake, not the learning rate 1.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: expected {expected}, got {value!r} "
+                         f"(of type {type(value).__name__})")
+    number = float(value)
+    if not np.isfinite(number) or not in_range(number):
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return number
+
+
+def _check_lr(lr):
+    """Return the learning rate ``lr`` as a float, checked to be a positive number."""
+    return _check_number("lr", lr, "a positive learning rate", lambda x: x > 0)
+
+
+def _check_state(owner, state, params):
+    """Check that ``params`` are the parameters ``state`` (non-empty) was kept for.
+
+    Parameters
+    ----------
+    owner : str
+        The optimiser, e.g. ``"this SGD"``, for the message.
+    state : dict of str to numpy.ndarray
+        Per-parameter arrays from earlier steps, each of its parameter's shape and dtype.
+    params : dict of str to numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If the keys differ, or a parameter's shape or dtype changed since the earlier steps.
+    """
+    if state.keys() != params.keys():
+        raise ValueError(
+            f"params: expected the keys {owner} has state for, {sorted(state)}, got keys "
+            f"{sorted(params)}; use a new optimiser for another model"
+        )
+    for key, p in params.items():
+        kept = state[key]
+        if kept.shape != p.shape or kept.dtype != p.dtype:
+            raise ValueError(
+                f"params[{key!r}]: expected shape {kept.shape} and dtype {kept.dtype} (as in "
+                f"earlier steps), got shape {p.shape} and dtype {p.dtype}; use a new "
+                "optimiser for a model whose parameters changed"
+            )
 
 
 def _check_grads(params, grads):
@@ -71,9 +145,16 @@ class SGD:
     Attributes
     ----------
     lr, momentum : float
-        May be changed between steps (e.g. for a learning-rate schedule).
+        May be changed between steps (e.g. for a learning-rate schedule); checked like the
+        arguments.
     velocity : dict of str to numpy.ndarray
         The running velocity of each parameter (empty until the first step with momentum).
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not a positive number or ``momentum`` not a number in [0, 1) (a
+        string, None, a bool or NaN included).
 
     Notes
     -----
@@ -90,13 +171,26 @@ class SGD:
     """
 
     def __init__(self, lr, momentum=0.0):
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum: expected a value in [0, 1), got {momentum!r}")
-        self.lr = float(lr)
-        self.momentum = float(momentum)
+        self.lr = lr
+        self.momentum = momentum
         self.velocity = {}
+
+    @property
+    def lr(self):
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = _check_lr(value)
+
+    @property
+    def momentum(self):
+        return self._momentum
+
+    @momentum.setter
+    def momentum(self, value):
+        self._momentum = _check_number("momentum", value, "a value in [0, 1)",
+                                       lambda x: 0 <= x < 1)
 
     def step(self, params, grads):
         """Update ``params`` in place with one step.
@@ -111,15 +205,18 @@ class SGD:
         Raises
         ------
         ValueError
-            If the keys, shapes or dtypes of ``grads`` do not match ``params``, or a
-            gradient holds NaN or inf.
+            If the keys, shapes or dtypes of ``grads`` do not match ``params``, a gradient
+            holds NaN or inf, or ``params`` no longer matches the velocity kept from earlier
+            steps (other keys, shapes or dtypes).
         """
         _check_grads(params, grads)
+        if self.velocity:
+            _check_state("this SGD", self.velocity, params)
         for key, p in params.items():
             g = grads[key]
             if self.momentum:
                 v = self.velocity.get(key)
-                if v is None or v.shape != p.shape:
+                if v is None:
                     v = self.velocity[key] = np.zeros_like(p)
                 v *= self.momentum
                 v += g
@@ -146,11 +243,17 @@ class Adam:
     Attributes
     ----------
     lr : float
-        May be changed between steps.
+        May be changed between steps; checked like the argument.
     t : int
         Number of steps taken.
     m, v : dict of str to numpy.ndarray
         First and second moment estimates per parameter.
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``eps`` is not a positive number, or ``betas`` not two numbers in
+        [0, 1) (a string, None, a bool or NaN included).
 
     Notes
     -----
@@ -171,18 +274,25 @@ class Adam:
     """
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        self.lr = lr
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected two values in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"eps: expected a positive number, got {eps!r}")
-        self.lr = float(lr)
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = float(eps)
+        self.betas = tuple(
+            _check_number(f"betas[{k}]", beta, "a value in [0, 1)", lambda x: 0 <= x < 1)
+            for k, beta in enumerate(betas)
+        )
+        self.eps = _check_number("eps", eps, "a positive number", lambda x: x > 0)
         self.t = 0
         self.m = {}
         self.v = {}
+
+    @property
+    def lr(self):
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = _check_lr(value)
 
     def step(self, params, grads):
         """Update ``params`` in place with one Adam step.
@@ -203,17 +313,7 @@ class Adam:
         """
         _check_grads(params, grads)
         if self.m:
-            if self.m.keys() != params.keys():
-                raise ValueError(
-                    f"params: this Adam has moment estimates for keys {sorted(self.m)}, "
-                    f"got keys {sorted(params)}; use a new optimiser for another model"
-                )
-            for key, p in params.items():
-                if self.m[key].shape != p.shape:
-                    raise ValueError(
-                        f"params[{key!r}]: expected shape {self.m[key].shape} (as in earlier "
-                        f"steps), got {p.shape}"
-                    )
+            _check_state("this Adam", self.m, params)
         self.t += 1
         beta1, beta2 = self.betas
         correction1 = 1 - beta1**self.t
@@ -278,8 +378,9 @@ def clip_grad_norm(grads, max_norm):
     Raises
     ------
     ValueError
-        If ``max_norm`` is not positive, or a gradient holds NaN or inf (clipping cannot
-        repair it, and an optimiser step would spread it into every parameter).
+        If ``max_norm`` is not a positive number (a string, None, a bool or NaN included),
+        or a gradient holds NaN or inf (clipping cannot repair it, and an optimiser step
+        would spread it into every parameter).
 
     Notes
     -----
@@ -287,8 +388,7 @@ def clip_grad_norm(grads, max_norm):
     so the direction of the full gradient is kept and only its length becomes :math:`c`
     (Pascanu, Mikolov and Bengio 2013, Algorithm 1). Otherwise nothing changes.
     """
-    if not np.isfinite(max_norm) or max_norm <= 0:
-        raise ValueError(f"max_norm: expected a positive number, got {max_norm!r}")
+    max_norm = _check_number("max_norm", max_norm, "a positive number", lambda x: x > 0)
     norm = global_norm(grads)
     if not np.isfinite(norm):
         for key, g in grads.items():

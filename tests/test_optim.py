@@ -1,5 +1,7 @@
 """Tests for rnnlib.optim: hand-computed steps, PyTorch agreement, a quadratic, clipping."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -115,24 +117,113 @@ def test_mismatched_grads_are_rejected(optimizer, grads, message):
         optimizer.step(params, grads)
 
 
-def test_adam_refuses_another_model_after_steps():
-    opt = Adam()
+# ---------------------------------------------------------------------------------------
+# One policy for state kept between steps
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, owner", [
+    (lambda: SGD(0.1, momentum=0.9), "this SGD"),
+    (lambda: Adam(), "this Adam"),
+], ids=["sgd-momentum", "adam"])
+def test_optimisers_refuse_parameters_that_changed_after_steps(make, owner):
+    opt = make()
     opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
-    with pytest.raises(ValueError, match="this Adam has moment estimates for keys"):
+    with pytest.raises(ValueError, match=rf"params: expected the keys {owner} has state for, "
+                                         r"\['w'\], got keys \['v'\]"):
         opt.step({"v": np.zeros(2)}, {"v": np.ones(2)})
-    with pytest.raises(ValueError, match=r"params\['w'\]: expected shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"params\['w'\]: expected shape \(2,\) and dtype "
+                                         r"float64 \(as in earlier steps\), got shape \(3,\)"):
         opt.step({"w": np.zeros(3)}, {"w": np.ones(3)})
+    with pytest.raises(ValueError, match="got shape \\(2,\\) and dtype float32"):
+        opt.step({"w": np.zeros(2, np.float32)}, {"w": np.ones(2, np.float32)})
+    params = {"w": np.zeros(2)}
+    opt.step(params, {"w": np.ones(2)})  # the refused steps changed nothing
+    assert np.all(params["w"] < 0)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: SGD(0.0), "lr: expected a positive"),
-    (lambda: SGD(0.1, momentum=1.0), r"momentum: expected a value in \[0, 1\)"),
-    (lambda: Adam(betas=(0.9, 1.0)), "betas: expected two values"),
-    (lambda: Adam(eps=0.0), "eps: expected a positive"),
+def test_sgd_without_momentum_keeps_no_state():
+    # Plain gradient descent has nothing to carry from one step to the next, so any
+    # parameters may follow any others.
+    opt = SGD(0.1)
+    opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
+    params = {"w": np.zeros(3)}
+    opt.step(params, {"w": np.ones(3)})
+    np.testing.assert_allclose(params["w"], -0.1)
+    assert opt.velocity == {}
+
+
+# ---------------------------------------------------------------------------------------
+# Hyperparameters
+# ---------------------------------------------------------------------------------------
+
+#: Values that are not a usable hyperparameter, with what the message must show of them.
+NOT_NUMBERS = [
+    pytest.param("0.01", re.escape("got '0.01' (of type str)"), id="string"),
+    pytest.param(None, re.escape("got None (of type NoneType)"), id="None"),
+    pytest.param(True, re.escape("got True (of type bool)"), id="bool"),
+    pytest.param(np.array([0.1]), re.escape("got array([0.1]) (of type ndarray)"), id="array"),
+    pytest.param(float("nan"), "got nan", id="nan"),
+    pytest.param(float("inf"), "got inf", id="inf"),
+]
+NEGATIVE = [pytest.param(-0.1, "got -0.1", id="negative"), pytest.param(0.0, "got 0.0", id="zero")]
+
+
+@pytest.mark.parametrize("value, received", NOT_NUMBERS + NEGATIVE)
+@pytest.mark.parametrize("make, expected", [
+    (lambda v: SGD(v), "lr: expected a positive learning rate"),
+    (lambda v: Adam(lr=v), "lr: expected a positive learning rate"),
+    (lambda v: Adam(eps=v), "eps: expected a positive number"),
+    (lambda v: clip_grad_norm({"W": np.ones(2)}, v), "max_norm: expected a positive number"),
+], ids=["sgd-lr", "adam-lr", "adam-eps", "clip-max_norm"])
+def test_positive_hyperparameters_refuse_what_is_not_a_positive_number(make, expected,
+                                                                       value, received):
+    with pytest.raises(ValueError, match=f"{expected}, {received}"):
+        make(value)
+
+
+@pytest.mark.parametrize("value, received", NOT_NUMBERS + [
+    pytest.param(-0.1, "got -0.1", id="negative"),
+    pytest.param(1.0, "got 1.0", id="one"),
 ])
-def test_bad_hyperparameters(make, message):
-    with pytest.raises(ValueError, match=message):
-        make()
+@pytest.mark.parametrize("make, expected", [
+    (lambda v: SGD(0.1, momentum=v), re.escape("momentum: expected a value in [0, 1)")),
+    (lambda v: Adam(betas=(v, 0.999)), re.escape("betas[0]: expected a value in [0, 1)")),
+    (lambda v: Adam(betas=(0.9, v)), re.escape("betas[1]: expected a value in [0, 1)")),
+], ids=["momentum", "beta1", "beta2"])
+def test_rates_in_0_1_refuse_what_is_not_such_a_number(make, expected, value, received):
+    with pytest.raises(ValueError, match=f"{expected}, {received}"):
+        make(value)
+
+
+@pytest.mark.parametrize("betas", ["ab", (0.9,), (0.9, 0.99, 0.999), None, 0.9])
+def test_betas_must_be_a_pair(betas):
+    with pytest.raises(ValueError, match=re.escape(f"betas: expected two values in [0, 1), "
+                                                   f"got {betas!r}")):
+        Adam(betas=betas)
+
+
+def test_hyperparameters_changed_between_steps_are_checked_too():
+    sgd, adam = SGD(0.1, momentum=0.5), Adam()
+    sgd.lr = 0.05  # a schedule
+    assert sgd.lr == 0.05
+    with pytest.raises(ValueError, match=re.escape("lr: expected a positive learning rate, "
+                                                   "got '0.01' (of type str)")):
+        sgd.lr = "0.01"
+    with pytest.raises(ValueError, match="momentum: expected a value in"):
+        sgd.momentum = None
+    with pytest.raises(ValueError, match="lr: expected a positive learning rate, got nan"):
+        adam.lr = float("nan")
+    assert sgd.lr == 0.05 and sgd.momentum == 0.5 and adam.lr == 1e-3
+
+
+def test_numpy_scalars_and_integers_are_numbers():
+    assert SGD(np.float32(0.5), momentum=np.float64(0.25)).lr == 0.5
+    assert SGD(1).lr == 1.0 and isinstance(SGD(1).lr, float)
+    assert Adam(lr=np.float64(0.01), betas=(0, np.float32(0.5))).betas == (0.0, 0.5)
+    grads = {"W": np.full(4, 2.0)}  # norm 4
+    assert clip_grad_norm(grads, np.int64(2)) == pytest.approx(4.0)
+    np.testing.assert_allclose(grads["W"], 1.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -169,5 +260,5 @@ def test_clip_keeps_float32():
 def test_clip_reports_nan_and_bad_threshold():
     with pytest.raises(ValueError, match=r"grads\['b'\] contains NaN or inf"):
         clip_grad_norm({"W": np.ones(2), "b": np.array([1.0, np.inf])}, 1.0)
-    with pytest.raises(ValueError, match="max_norm: expected a positive number"):
+    with pytest.raises(ValueError, match="max_norm: expected a positive number, got 0.0"):
         clip_grad_norm({"W": np.ones(2)}, 0.0)
