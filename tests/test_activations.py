@@ -53,14 +53,45 @@ def test_sigmoid_is_exact_to_rounding_including_the_tails():
     assert np.max(np.abs(1 - sigmoid(x) - sigmoid(-x))) < 2 * np.finfo(np.float64).eps
 
 
+def tanh_by_expm1(x):
+    """tanh from its definition, one Python float at a time, in the form that stays
+    accurate near 0: tanh|x| = e / (e + 2) with e = exp(2|x|) - 1 from math.expm1 (the
+    form (1 - exp(-2|x|)) / (1 + exp(-2|x|)) cancels there); tanh is odd. Beyond |x| = 20,
+    1 - tanh|x| < 1e-17 is below float64's rounding, and expm1 would overflow further out."""
+    if abs(x) > 20:
+        return math.copysign(1.0, x)
+    e = math.expm1(2 * abs(x))
+    return math.copysign(e / (e + 2), x)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tanh_at_extremes_and_matches_numpy(dtype):
+def test_tanh_at_extremes_no_overflow_and_keeps_dtype(dtype):
     x = EXTREMES.astype(dtype)
     y = tanh(x)
     assert y.dtype == dtype
     assert y[0] == -1 and y[4] == 0 and y[-1] == 1
-    small = np.array([1e-12, -3e-9, 0.5], dtype=dtype)  # where (1-e)/(1+e) loses precision
-    np.testing.assert_array_equal(tanh(small), np.tanh(small))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_is_accurate_to_rounding_near_zero_and_everywhere(dtype):
+    magnitudes = np.logspace(-30, 1.5, 400)  # 1e-30 .. 31.6: the linear part, the bend, 1
+    x = np.concatenate([-magnitudes[::-1], [0.0], magnitudes]).astype(dtype)
+    expected = np.array([tanh_by_expm1(float(v)) for v in x])  # float64, at the same x
+    nonzero = expected != 0
+    rel = np.abs(tanh(x)[nonzero] - expected[nonzero]) / np.abs(expected[nonzero])
+    # Relative error per entry, so that the smallest values are checked as closely as the
+    # largest: a tanh that loses precision near 0 fails by orders of magnitude here.
+    assert rel.max() < 4 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_is_odd_monotone_and_saturates(dtype):
+    x = np.linspace(0, 50, 2001).astype(dtype)
+    y = tanh(x)
+    np.testing.assert_array_equal(tanh(-x), -y)  # exactly odd
+    assert np.all(np.diff(y) >= 0)  # never decreasing
+    assert np.all(y[x >= 20] == 1)  # saturated: 1 - tanh(20) is far below rounding
+    assert np.all(y[(x > 0) & (x < 5)] < 1)  # but not before
 
 
 @pytest.mark.parametrize(

@@ -318,8 +318,12 @@ def test_update_backward_reference_is_rnnlibs_backward():
     params = gru.init_params(D, H, rng=rng)
     x = rng.normal(size=(1, D))
     h_prev = rng.uniform(-0.9, 0.9, (1, H))
-    _, _, cache = gru.step_forward(x, h_prev, params)
-    u, a = cache["gates"][:, H : 2 * H], cache["gates"][:, 2 * H :]
+    h, _, cache = gru.step_forward(x, h_prev, params)
+    # u and a from the memo's equations, not from the cache's internals; the step's
+    # public output confirms they are the step's own.
+    _, W, b, r, u = _pieces(x, h_prev, params)
+    a = np.tanh(np.concatenate([x, r * h_prev], axis=1) @ W[:, 2 * H :] + b[2 * H :])
+    np.testing.assert_allclose(h, (1 - u) * h_prev + u * a, rtol=1e-12, atol=1e-14)
     dh = rng.normal(size=(1, H))
     _, _, grads = gru.step_backward(dh, None, cache)
     expected = gru_checks._reference_update_backward(dh, h_prev, a, u)
