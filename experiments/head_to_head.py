@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 import rnnlib  # noqa: E402
 from rnnlib import data  # noqa: E402
-from rnnlib.layers import SequenceModel  # noqa: E402
+from rnnlib.model import SequenceModel  # noqa: E402
 from rnnlib.optim import Adam  # noqa: E402
 from rnnlib.train import fit  # noqa: E402
 
@@ -264,7 +264,7 @@ class Task:
 
 
 def build_model(arch, task, seed):
-    """A :class:`rnnlib.layers.SequenceModel` of architecture ``arch`` for ``task``."""
+    """A :class:`rnnlib.model.SequenceModel` of architecture ``arch`` for ``task``."""
     cell, options, hidden_size = ARCHITECTURES[arch]
     return SequenceModel(cell, task.input_size, hidden_size, task.output_size, rng=seed,
                          **options)

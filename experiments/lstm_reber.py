@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlib import data, optim
-from rnnlib.layers import SequenceModel
+from rnnlib.model import SequenceModel
 from rnnlib.train import fit, fit_stream
 
 HERE = Path(__file__).resolve().parent

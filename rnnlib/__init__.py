@@ -6,7 +6,10 @@
 - ``rnn``          the basic (Elman) RNN: step and sequence forward/backward
 - ``lstm``         the LSTM, with or without the forget gate
 - ``gru``          the GRU in the memo's (Cho et al.) and PyTorch's conventions
-- ``layers``       dense output layer, stacked and bidirectional layers, ``SequenceModel``
+- ``layers``       the registry of cells ``CELLS``, dense output layer, stacked and
+  bidirectional layers
+- ``model``        ``SequenceModel``: recurrent layers and an output layer, its loss and
+  gradients, sampling
 - ``losses``       mean squared error and softmax cross-entropy over sequences
 - ``optim``        SGD with momentum, Adam, global-norm gradient clipping
 - ``gradcheck``    centred finite-difference gradient checks

@@ -41,8 +41,8 @@ rnnlib. PyTorch is imported only when these functions are called.
 
 import numpy as np
 
-from rnnlib import gru, lstm, rnn
 from rnnlib._validate import FLOAT_DTYPES, check_array, check_positive_int
+from rnnlib.layers import CELLS
 
 __all__ = ["TORCH_GATE_ORDER", "from_torch", "grads_from_torch", "to_torch"]
 
@@ -53,12 +53,13 @@ TORCH_GATE_ORDER = {
     "gru": ("r", "z", "n"),
 }
 
-_CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
+#: The only option values PyTorch can represent (see the module's docstring).
+_TORCH_OPTIONS = {"rnn": {}, "lstm": {"forget_gate": True}, "gru": {"convention": "pytorch"}}
 
 
 def _cell_name(cell):
-    """Accept a cell name or module; return the name."""
-    for name, module in _CELLS.items():
+    """Accept a cell name or module of :data:`rnnlib.layers.CELLS`; return the name."""
+    for name, module in CELLS.items():
         if cell == name or cell is module:
             return name
     raise ValueError(f"cell: expected 'rnn', 'lstm' or 'gru' (or the module), got {cell!r}")
@@ -66,7 +67,8 @@ def _cell_name(cell):
 
 def _permutation(name):
     """Index of rnnlib's block for each of PyTorch's blocks, in PyTorch's order."""
-    ours = {"rnn": rnn.GATES, "lstm": lstm.GATES, "gru": gru.GATES_PYTORCH}[name]
+    module = CELLS[name]
+    ours = module.GATES_PYTORCH if name == "gru" else module.GATES
     return [ours.index(gate) for gate in TORCH_GATE_ORDER[name]]
 
 
@@ -74,13 +76,6 @@ def _permute_blocks(a, perm, axis):
     """Reorder the H-wide blocks of ``a`` along ``axis``: block k of the result is perm[k]."""
     blocks = np.split(a, len(perm), axis=axis)
     return np.concatenate([blocks[k] for k in perm], axis=axis)
-
-
-def _inverse(perm):
-    inverse = [0] * len(perm)
-    for k, p in enumerate(perm):
-        inverse[p] = k
-    return inverse
 
 
 def to_torch(params_list, cell, **options):
@@ -113,7 +108,8 @@ def to_torch(params_list, cell, **options):
     import torch
 
     name = _cell_name(cell)
-    allowed = {"rnn": set(), "lstm": {"forget_gate"}, "gru": {"convention"}}[name]
+    module = CELLS[name]
+    allowed = set(module.OPTIONS)
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(
@@ -138,7 +134,6 @@ def to_torch(params_list, cell, **options):
         raise ValueError(
             f"params_list: expected a non-empty list of parameter dicts, got {params_list!r}"
         )
-    module = _CELLS[name]
     G = len(TORCH_GATE_ORDER[name])
 
     # Layer 0 fixes D, H and the dtype; every layer is then checked like the cell checks it.
@@ -150,16 +145,13 @@ def to_torch(params_list, cell, **options):
     D = W0.shape[0] - H
     dtype = W0.dtype
     for layer, params in enumerate(params_list):
+        # Layer l > 0 reads the outputs of layer l - 1: its input size is H.
+        where = (f"params_list[{layer}]" if layer == 0 else
+                 f"params_list[{layer}] (reads params_list[{layer - 1}]'s output, H = {H})")
         try:
-            module._check_params(
-                params,
-                D if layer == 0 else H,
-                dtype,
-                f"params_list[{layer - 1}] (its H)" if layer else "params_list[0]",
-                *{"rnn": (), "lstm": (True,), "gru": ("pytorch",)}[name],  # the option
-            )
+            module.check_params(params, D if layer == 0 else H, dtype, **_TORCH_OPTIONS[name])
         except ValueError as err:
-            raise ValueError(f"params_list[{layer}]: {err}") from None
+            raise ValueError(f"{where}: {err}") from None
         if params["W"].shape[1] != G * H:
             raise ValueError(
                 f"params_list[{layer}]['W']: expected shape (H+H, {'' if G == 1 else G}H) = "
@@ -225,7 +217,7 @@ def _torch_layout(net):
 def _from_torch_arrays(net, attribute):
     """Map the tensors (or their gradients) of a torch module to rnnlib's dicts."""
     name, num_layers = _torch_layout(net)
-    perm_back = _inverse(_permutation(name))
+    perm_back = np.argsort(_permutation(name))  # the inverse permutation: torch's to ours
     H = net.hidden_size
     params_list = []
     for layer in range(num_layers):

@@ -3,7 +3,7 @@
 :func:`fit` does what every experiment in the book does by hand otherwise: draw a batch,
 compute the loss and its gradients, optionally clip them, take an optimiser step, and
 record the loss and the gradient norm, with a progress bar (``tqdm.auto``, which shows a
-widget in Jupyter and text in a terminal). It works with :class:`rnnlib.layers.SequenceModel`
+widget in Jupyter and text in a terminal). It works with :class:`rnnlib.model.SequenceModel`
 and with any object that has a ``params`` dict and a ``loss_and_grads(X, targets, loss=,
 mask=, last_only=)`` method returning ``(loss, grads)``; ``stop_when`` ends a run early
 (for example once a task is solved).

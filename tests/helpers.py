@@ -52,3 +52,8 @@ def run_step_by_step(cell, X, state0, params, dY, dstate_T, **options):
         else:
             grads = {key: grads[key] + step_grads[key] for key in grads}
     return np.stack(outputs, axis=1), state, np.stack(dxs, axis=1), dstate, grads
+
+
+def cell_name(cell):
+    """The name of a cell module in the registries: "lstm" for rnnlib.lstm and rnnlib.fast.lstm."""
+    return cell.__name__.rsplit(".", 1)[-1]

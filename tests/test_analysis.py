@@ -192,7 +192,7 @@ def test_gradient_norm_by_lag_rejects_a_wrong_direction():
 def test_gate_trace_of_a_model_layer_gives_the_model_outputs():
     # What the LSTM chapter does to look inside a trained next-symbol model.
     from rnnlib import data, layers
-    from rnnlib.layers import SequenceModel
+    from rnnlib.model import SequenceModel
 
     stream = data.reber_stream(2, 30, rng=4)
     for forget_gate in (True, False):

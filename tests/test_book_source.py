@@ -211,7 +211,7 @@ def test_current_names_pass():
     nb = notebook(
         "code:from rnnlib import lstm",
         "`rnnlib.rnn.forward`, `lstm.forward(X, None, p)`, `rnnlib.checks`, `data.adding_problem`"
-        ", `plots.PALETTE`, `rnnlib.layers.SequenceModel.forward`.",
+        ", `plots.PALETTE`, `rnnlib.model.SequenceModel.forward`.",
     )
     assert len(scan_notebook(nb).names) == 6
     assert check_notebook(nb) == []

@@ -7,6 +7,7 @@ import pytest
 
 from rnnlib import checks, interop, layers, rnn
 from rnnlib.checks import multilayer as multilayer_checks
+from rnnlib.model import SequenceModel
 
 
 def stub(*args, **kwargs):
@@ -278,8 +279,8 @@ def test_matched_hidden_size_passes_on_a_solution(capsys):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_matched_hidden_size_solution_agrees_with_sequence_model(cell):
     H = matched_hidden_size_solution(cell, 4, 3, 2000)
-    assert layers.SequenceModel(cell, 4, H, 3, rng=0).num_parameters() <= 2000
-    assert layers.SequenceModel(cell, 4, H + 1, 3, rng=0).num_parameters() > 2000
+    assert SequenceModel(cell, 4, H, 3, rng=0).num_parameters() <= 2000
+    assert SequenceModel(cell, 4, H + 1, 3, rng=0).num_parameters() > 2000
 
 
 def test_matched_hidden_size_names_the_usual_mistakes():

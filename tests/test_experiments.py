@@ -117,7 +117,7 @@ def lstm_reber():
 
 def test_lstm_reber_train_until_solved_respects_the_budget(lstm_reber):
     from rnnlib import data, optim
-    from rnnlib.layers import SequenceModel
+    from rnnlib.model import SequenceModel
 
     train, test = data.reber_train_test_sets(16, 16, rng=2)
     model = SequenceModel("lstm", 7, 3, 7, rng=0)

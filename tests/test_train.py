@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlib import data
-from rnnlib.layers import SequenceModel
+from rnnlib.model import SequenceModel
 from rnnlib.optim import SGD, Adam
 from rnnlib.train import fit, fit_stream
 

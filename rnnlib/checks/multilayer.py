@@ -265,11 +265,13 @@ def multilayer_bidirectional_forward(student_fn):
 # --------------------------------------------------------------- matched hidden size
 
 
-_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+def _gate_blocks(cell):
+    """G, the number of H-wide gate blocks of a cell's weight: 1, 4 or 3."""
+    return len(layers.CELLS[cell].GATES)
 
 
 def _model_parameters(cell, D, H, V):
-    G = _BLOCKS[cell]
+    G = _gate_blocks(cell)
     return G * H * (D + H) + G * H + H * V + V
 
 
@@ -310,7 +312,7 @@ def head_to_head_matched_hidden_size(student_fn):
              for args, label in arguments]
 
     def without_output_layer(cell, D, V, budget):
-        G, H = _BLOCKS[cell], 0
+        G, H = _gate_blocks(cell), 0
         while G * (H + 1) * (D + H + 1) + G * (H + 1) <= budget:
             H += 1
         return H
@@ -320,7 +322,7 @@ def head_to_head_matched_hidden_size(student_fn):
 
     def lstm_three_blocks(cell, D, V, budget):
         H = 0
-        G = 3 if cell == "lstm" else _BLOCKS[cell]
+        G = 3 if cell == "lstm" else _gate_blocks(cell)
         while G * (H + 1) * (D + H + 1) + G * (H + 1) + (H + 1) * V + V <= budget:
             H += 1
         return H

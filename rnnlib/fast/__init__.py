@@ -2,7 +2,7 @@ r"""The cells' sequence functions arranged for speed, beside the ones the book d
 
 :mod:`rnnlib.rnn`, :mod:`rnnlib.lstm` and :mod:`rnnlib.gru` are written to be read next to
 the chapters' equations. The modules here compute the same with the same interface,
-arranged for speed; :class:`rnnlib.layers.SequenceModel` (and so :func:`rnnlib.train.fit`)
+arranged for speed; :class:`rnnlib.model.SequenceModel` (and so :func:`rnnlib.train.fit`)
 and the benchmark (``make bench``) use them. ``book/performance.ipynb`` explains the
 arrangements and shows what they buy together against the plain cells and PyTorch.
 
