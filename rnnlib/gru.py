@@ -36,7 +36,7 @@ gradients of the pre-activations, and :math:`W_{h,q}` = ``W[D:]`` restricted to 
     \bar p_r = \overline{(r h)} \odot h_{t-1} \odot r_t (1 - r_t)
 
     \bar h_{t-1} = \bar h_t \odot (1 - u_t) + \overline{(r h)} \odot r_t
-                   + [\bar p_r, \bar p_u] W_{h,ru}^\top         \qquad \text{(gru-backward)}
+                   + [\bar p_r, \bar p_u] W_{h,ru}^\top         \qquad \text{(gru-bwd-inputs)}
 
 **PyTorch's GRU** (``convention="pytorch"``, as ``torch.nn.GRU``). ``W`` (D+H, 3H) and
 ``b`` (3H,) in blocks r, z, n, and an extra ``b_hn`` (H,):
@@ -46,9 +46,9 @@ gradients of the pre-activations, and :math:`W_{h,q}` = ``W[D:]`` restricted to 
     r_t = \sigma([x_t, h_{t-1}] W_r + b_r), \qquad z_t = \sigma([x_t, h_{t-1}] W_z + b_z)
 
     n_t = \tanh(x_t W_{x,n} + b_n + r_t \odot (h_{t-1} W_{h,n} + b_{hn}))
-                                                                 \qquad \text{(gru-pytorch-n)}
+                                                                 \qquad \text{(gru-pytorch)}
 
-    h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}              \qquad \text{(gru-pytorch-output)}
+    h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}              \qquad \text{(gru-pytorch)}
 
 The reset gate scales the *result* of the recurrent product (bias ``b_hn`` included, which is
 why it cannot be merged into ``b``), and :math:`z_t` weights the old state where the memo's
@@ -64,7 +64,7 @@ Backward, with :math:`q_n = h_{t-1} W_{h,n} + b_{hn}`:
     \bar q_n = \bar p_n \odot r_t, \qquad \bar p_r = \bar p_n \odot q_n \odot r_t (1 - r_t)
 
     \bar h_{t-1} = \bar h_t \odot z_t + [\bar p_r, \bar p_z, \bar q_n] W_h^\top
-                                                         \qquad \text{(gru-pytorch-backward)}
+                                                         \qquad \text{(gru-pytorch, backward)}
 
 Weight gradients (both conventions): the input rows ``W[:D]`` get :math:`\sum_t x_t^\top
 \bar p_t`; the recurrent rows get the product of whatever row vector multiplied them
@@ -272,9 +272,9 @@ def step_forward(x, state, params, *, convention="cho"):
         gates[:, : 2 * H] = sigmoid(gates[:, : 2 * H] + q[:, : 2 * H])  # r, z
         r, z = gates[:, :H], gates[:, H : 2 * H]
         q_n = q[:, 2 * H :]  # (N, H): h_prev W_{h,n} + b_hn
-        gates[:, 2 * H :] = tanh(gates[:, 2 * H :] + r * q_n)  # (gru-pytorch-n)
+        gates[:, 2 * H :] = tanh(gates[:, 2 * H :] + r * q_n)  # (gru-pytorch)
         n = gates[:, 2 * H :]
-        h = n + z * (h_prev - n)  # = (1 - z) n + z h_prev   (gru-pytorch-output)
+        h = n + z * (h_prev - n)  # = (1 - z) n + z h_prev   (gru-pytorch)
         cache["q_n"] = q_n  # needed for the reset gate's gradient
     return h, h, cache
 
@@ -302,7 +302,8 @@ def step_backward(dh, dstate, cache):
 
     Notes
     -----
-    (gru-backward), or (gru-pytorch-backward) for ``convention="pytorch"``.
+    (gru-bwd-output) to (gru-bwd-weights), or the backward of (gru-pytorch) for
+    ``convention="pytorch"``.
     """
     check_cache(cache, "rnnlib.gru.step_forward", ("x", "h_prev", "gates", "W", "convention"))
     x, h_prev, gates, W = cache["x"], cache["h_prev"], cache["gates"], cache["W"]
@@ -321,7 +322,7 @@ def step_backward(dh, dstate, cache):
         dP[:, H : 2 * H] = dh * (a - h_prev) * sigmoid_grad_from_output(u)  # p_u
         drh = dP[:, 2 * H :] @ W_h_T[2 * H :]  # (N, H): gradient of r * h_prev
         dP[:, :H] = drh * h_prev * sigmoid_grad_from_output(r)  # p_r
-        dh_prev = dh * (1 - u) + drh * r + dP[:, : 2 * H] @ W_h_T[: 2 * H]  # (gru-backward)
+        dh_prev = dh * (1 - u) + drh * r + dP[:, : 2 * H] @ W_h_T[: 2 * H]  # (gru-bwd-inputs)
         dW_h = np.concatenate([h_prev.T @ dP[:, : 2 * H], rh.T @ dP[:, 2 * H :]], axis=1)
         grads = {"W": np.concatenate([x.T @ dP, dW_h], axis=0), "b": dP.sum(axis=0)}
     else:
@@ -331,7 +332,7 @@ def step_backward(dh, dstate, cache):
         dP[:, :H] = dP[:, 2 * H :] * q_n * sigmoid_grad_from_output(r)  # p_r
         dQ = dP.copy()  # (N, 3H): gradient of the recurrent product h_prev @ W_h + [0,0,b_hn]
         dQ[:, 2 * H :] *= r  # q_n enters n only through r * q_n
-        dh_prev = dh * z + dQ @ W_h_T  # (gru-pytorch-backward)
+        dh_prev = dh * z + dQ @ W_h_T  # (gru-pytorch), backward
         grads = {
             "W": np.concatenate([x.T @ dP, h_prev.T @ dQ], axis=0),  # (D+H, 3H)
             "b": dP.sum(axis=0),
@@ -400,9 +401,9 @@ def forward(X, state0, params, *, convention="cho"):
             g[:, : 2 * H] = sigmoid(g[:, : 2 * H] + q[:, : 2 * H])  # r, z
             r, z = g[:, :H], g[:, H : 2 * H]
             q_n = q[:, 2 * H :]  # (N, H)
-            g[:, 2 * H :] = tanh(g[:, 2 * H :] + r * q_n)  # (gru-pytorch-n)
+            g[:, 2 * H :] = tanh(g[:, 2 * H :] + r * q_n)  # (gru-pytorch)
             n = g[:, 2 * H :]
-            h = n + z * (h - n)  # (gru-pytorch-output)
+            h = n + z * (h - n)  # (gru-pytorch)
             RH_or_Q_n[:, t] = q_n
         Y[:, t] = h
     cache = {
@@ -443,8 +444,9 @@ def backward(dY, dstate_T, cache):
     Notes
     -----
     The loop runs backwards in time, carries :math:`\bar h` and is :func:`step_backward`'s
-    body line for line (gru-backward, or gru-pytorch-backward); it stores the gradients of
-    the input-side pre-activations ``dP`` (N, T, 3H) and, for PyTorch's GRU, of the
+    body line for line ((gru-bwd-output) to (gru-bwd-inputs), or the backward of
+    (gru-pytorch)); it stores the gradients of the input-side pre-activations ``dP``
+    (N, T, 3H) and, for PyTorch's GRU, of the
     recurrent product ``dQ`` (its n block scaled by r). Afterwards the weight gradients are
     one product per block of rows over all N*T rows: :math:`h_{t-1}` for the blocks that
     multiplied it, :math:`r_t \odot h_{t-1}` for the memo's candidate.
@@ -471,7 +473,7 @@ def backward(dY, dstate_T, cache):
             d[:, H : 2 * H] = dh * (a - h_prev) * sigmoid_grad_from_output(u)  # p_u
             drh = d[:, 2 * H :] @ W_h_T[2 * H :]  # (N, H): gradient of r * h_prev
             d[:, :H] = drh * h_prev * sigmoid_grad_from_output(r)  # p_r
-            dh = dh * (1 - u) + drh * r + d[:, : 2 * H] @ W_h_T[: 2 * H]  # (gru-backward)
+            dh = dh * (1 - u) + drh * r + d[:, : 2 * H] @ W_h_T[: 2 * H]  # (gru-bwd-inputs)
         else:
             z, n, q_n = g[:, H : 2 * H], g[:, 2 * H :], cache["Q_n"][:, t]
             d[:, 2 * H :] = dh * (1 - z) * tanh_grad_from_output(n)  # p_n
@@ -480,7 +482,7 @@ def backward(dY, dstate_T, cache):
             dq = dQ[:, t]  # (N, 3H) view
             dq[...] = d
             dq[:, 2 * H :] *= r  # q_n enters n only through r * q_n
-            dh = dh * z + dq @ W_h_T  # (gru-pytorch-backward)
+            dh = dh * z + dq @ W_h_T  # (gru-pytorch), backward
 
     # Weight gradients, one product per block of rows over all N*T rows.
     rows = N * T

@@ -162,8 +162,8 @@ def _forward_cho(X, h0, params):
 def _backward_cho(dY, dh, cache):
     r"""The time loop of :func:`backward` for ``convention="cho"`` (the memo's GRU).
 
-    (gru-backward) regrouped: the factors that come from the forward pass only are computed
-    for all steps at once before the loop,
+    (gru-bwd-output) to (gru-bwd-inputs) regrouped: the factors that come from the forward
+    pass only are computed for all steps at once before the loop,
 
     .. math::
 
@@ -210,7 +210,7 @@ def _backward_cho(dY, dh, cache):
         dh *= keep[t]
         dh += back
         drh *= r[t]
-        dh += drh  # (gru-backward)
+        dh += drh  # (gru-bwd-inputs)
     del alpha, beta, gamma, keep, dY_fm  # freed before the large arrays below: a lower peak
 
     # Products over all N*T columns (t, n), with dP as (3H, T*N): whole rows move.
@@ -274,17 +274,17 @@ def _forward_pytorch(X, h0, params):
         r, z, n = g[:H], g[H : 2 * H], g[2 * H :]
         np.add(q[2 * H :], b_hn, out=Q_n[t])  # q_n
         n += np.multiply(r, Q_n[t], out=work)
-        np.tanh(n, out=n)  # (gru-pytorch-n)
+        np.tanh(n, out=n)  # (gru-pytorch)
         np.subtract(h, n, out=work)
         work *= z
-        h = np.add(n, work, out=Y[t])  # n + z (h - n)   (gru-pytorch-output)
+        h = np.add(n, work, out=Y[t])  # n + z (h - n)   (gru-pytorch)
     return {"gates": gates, "Q_n": Q_n, "Y": Y}
 
 
 def _backward_pytorch(dY, dh, cache):
     r"""The time loop of :func:`backward` for ``convention="pytorch"``.
 
-    (gru-pytorch-backward) regrouped: the factors that come from the forward pass only are
+    The backward of (gru-pytorch) regrouped: the factors that come from the forward pass only are
     computed for all steps at once before the loop,
 
     .. math::
@@ -328,7 +328,7 @@ def _backward_pytorch(dY, dh, cache):
         np.multiply(dQ[t, 2], rho[t], out=dQ[t, 0])  # q_r = p_r
         np.matmul(W_h, dQ[t].reshape(3 * H, N), out=back)
         dh = np.multiply(dh, z[t])
-        dh += back  # (gru-pytorch-backward)
+        dh += back  # (gru-pytorch), backward
     del beta, rho, dY_fm, H_prev  # freed before the large arrays below: a lower peak
 
     # Products over all N*T columns (t, n), with dQ and then dP as (3H, T*N): whole rows
