@@ -281,8 +281,10 @@ def step_forward(x, state, params, *, forget_gate=True):
     check_finite("x", x)
     h_prev, s_prev = _check_state("state", state, N, H, x.dtype)
 
-    z = np.concatenate([x, h_prev], axis=1)  # (N, D+H)
-    gates = _activate(z @ params["W"] + params["b"], forget_gate)  # (N, G*H)
+    z = np.concatenate([x, h_prev], axis=1)  # (N, D+H)   (lstm-concat)
+    # (N, G*H): (lstm-preact), then (lstm-forget), (lstm-input), (lstm-activation),
+    # (lstm-output-gate) block by block
+    gates = _activate(z @ params["W"] + params["b"], forget_gate)
     f, i, a, o = _split(gates, forget_gate)  # each (N, H)
     s = i * a + (s_prev if f is None else f * s_prev)  # (lstm-state) / (lstm-state-1997)
     tanh_s = tanh(s)
@@ -324,7 +326,7 @@ def step_backward(dh, dstate, cache):
 
     Notes
     -----
-    (lstm-do), (lstm-ds), (lstm-dgates) for one step, then through the activations and the
+    (lstm-ds), (lstm-do), (lstm-dgates) for one step, then through the activations and the
     fused product.
     """
     keys = ("z", "gates", "s_prev", "tanh_s", "W", "D", "forget_gate")
@@ -348,11 +350,11 @@ def step_backward(dh, dstate, cache):
     da[...] = ds * i
     if f is not None:
         df[...] = ds * s_prev
-    dP = dgates * _activation_grad(gates, forget_gate)  # (N, G*H): pre-activations
+    dP = dgates * _activation_grad(gates, forget_gate)  # (N, G*H)   (lstm-dpreact)
 
-    grads = {"W": z.T @ dP, "b": dP.sum(axis=0)}
-    dz = dP @ W.T  # (N, D+H)
-    ds_prev = ds if f is None else ds * f
+    grads = {"W": z.T @ dP, "b": dP.sum(axis=0)}  # (lstm-dweights)
+    dz = dP @ W.T  # (N, D+H)                                     (lstm-dweights)
+    ds_prev = ds if f is None else ds * f  # the carousel        (lstm-dgates)
     return dz[:, :D], (dz[:, D:], ds_prev), grads
 
 
@@ -403,7 +405,8 @@ def forward(X, state0, params, *, forget_gate=True):
     tanh_S = np.empty((N, T, H), dtype=X.dtype)  # tanh(s_t)
     h, s = h0, s0
     for t in range(T):
-        gates[:, t] = _activate(gates[:, t] + h @ W_h, forget_gate)  # (N, G*H)
+        # (N, G*H): (lstm-preact) and the gates (lstm-forget) to (lstm-output-gate)
+        gates[:, t] = _activate(gates[:, t] + h @ W_h, forget_gate)
         f, i, a, o = _split(gates[:, t], forget_gate)  # each (N, H)
         s = i * a + (s if f is None else f * s)  # (lstm-state) / (lstm-state-1997)
         tanh_s = tanh(s)
@@ -484,14 +487,14 @@ def backward(dY, dstate_T, cache):
         da[...] = ds * i
         if f is not None:
             df[...] = ds * s_prev
-        dP[:, t] = dgates * _activation_grad(gates[:, t], forget_gate)  # pre-activations
-        dh = dP[:, t] @ W_h_T  # (N, H): on to h_{t-1}
-        ds = ds if f is None else ds * f  # (N, H): on to s_{t-1}
+        dP[:, t] = dgates * _activation_grad(gates[:, t], forget_gate)  # (lstm-dpreact)
+        dh = dP[:, t] @ W_h_T  # (N, H): on to h_{t-1}                (lstm-dweights)
+        ds = ds if f is None else ds * f  # (N, H): on to s_{t-1}, the carousel
 
     G_H = gates.shape[2]
     H_prev = np.concatenate([cache["h0"][:, None, :], Y[:, :-1]], axis=1)  # (N, T, H)
     Z = np.concatenate([X, H_prev], axis=2).reshape(N * T, D + H)  # (N*T, D+H)
     dP_rows = dP.reshape(N * T, G_H)  # (N*T, G*H)
-    grads = {"W": Z.T @ dP_rows, "b": dP_rows.sum(axis=0)}
+    grads = {"W": Z.T @ dP_rows, "b": dP_rows.sum(axis=0)}  # (lstm-dweights), all steps
     dX = dP @ W[:D].T  # (N, T, D)
     return dX, (dh, ds), grads

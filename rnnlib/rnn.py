@@ -36,8 +36,7 @@ arrangement of the same computation, with the same interface and results, is
 :mod:`rnnlib.fast.rnn`.
 
 In every function the lines before the first equation only check the arguments
-(:mod:`rnnlib._validate`); the mathematics starts at the line labelled (rnn-concat) or
-(rnn-forward).
+(:mod:`rnnlib._validate`).
 
 PyTorch: ``torch.nn.RNN(nonlinearity="tanh")`` computes the same with
 ``weight_ih_l0 = W[:D].T``, ``weight_hh_l0 = W[D:].T`` and ``bias_ih_l0 + bias_hh_l0 = b``
