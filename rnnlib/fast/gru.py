@@ -45,29 +45,10 @@ __all__ = [
 
 
 def forward(X, state0, params, *, convention="cho"):
-    r"""Run the GRU over a whole sequence; same arguments and results as
-    :func:`rnnlib.gru.forward`.
+    r"""Run the GRU over a whole sequence, in either convention, arranged for speed.
 
-    Parameters
-    ----------
-    X : numpy.ndarray, shape (N, T, D)
-        Input sequences, batch first.
-    state0 : numpy.ndarray, shape (N, H), or None
-        Initial state :math:`h_0`; None means zeros.
-    params : dict
-        ``"W"`` (D+H, 3H), ``"b"`` (3H,) and, for ``convention="pytorch"``, ``"b_hn"``
-        (H,); same dtype as ``X``.
-    convention : {"cho", "pytorch"}, default "cho"
-        The memo's GRU (blocks r, u, a) or PyTorch's (blocks r, z, n).
-
-    Returns
-    -------
-    Y : numpy.ndarray, shape (N, T, H)
-        Hidden state at every step.
-    state_T : numpy.ndarray, shape (N, H)
-        The final state, equal to ``Y[:, -1]``.
-    cache : dict
-        What :func:`backward` (this module's) needs; feature-major arrays (T, ., N).
+    Same arguments and results as :func:`rnnlib.gru.forward`, which documents them; the cache
+    goes only to this module's :func:`backward`.
     """
     X = check_array("X", X, ndim=3, dims="N, T, D", finite=False, nonempty=True)
     N, T, D = X.shape
@@ -82,27 +63,10 @@ def forward(X, state0, params, *, convention="cho"):
 
 
 def backward(dY, dstate_T, cache):
-    r"""Backpropagation through time; same arguments and results as
-    :func:`rnnlib.gru.backward`.
+    r"""Backpropagation through time for the GRU: the adjoint of :func:`forward`.
 
-    Parameters
-    ----------
-    dY : numpy.ndarray, shape (N, T, H)
-        :math:`\partial L/\partial h_t` from the outputs at every step.
-    dstate_T : numpy.ndarray, shape (N, H), or None
-        Gradient with respect to the final state from outside the sequence; None means
-        zeros.
-    cache : dict
-        From this module's :func:`forward`.
-
-    Returns
-    -------
-    dX : numpy.ndarray, shape (N, T, D)
-        Gradient with respect to the inputs.
-    dstate0 : numpy.ndarray, shape (N, H)
-        Gradient with respect to the initial state.
-    grads : dict
-        Same keys and shapes as the parameters.
+    Same arguments and results as :func:`rnnlib.gru.backward`, which documents them; ``cache``
+    must come from this module's :func:`forward`.
     """
     check_cache(cache, "rnnlib.fast.gru.forward", ("X", "h0", "W", "convention", "gates", "Y"))
     T, H, N = cache["Y"].shape

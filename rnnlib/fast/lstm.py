@@ -43,26 +43,8 @@ __all__ = [
 def forward(X, state0, params, *, forget_gate=True):
     r"""Run the LSTM over a whole sequence.
 
-    Parameters
-    ----------
-    X : numpy.ndarray, shape (N, T, D)
-        Input sequences, batch first.
-    state0 : tuple (h0, s0) of numpy.ndarray, each (N, H), or None
-        Initial hidden and cell state; None means zeros.
-    params : dict
-        ``"W"`` (D+H, 4H) and ``"b"`` (4H,) in blocks f, i, a, o (3H, blocks i, a, o when
-        ``forget_gate=False``), same dtype as ``X``.
-    forget_gate : bool, default True
-        False gives the 1997 cell (lstm-state-1997).
-
-    Returns
-    -------
-    Y : numpy.ndarray, shape (N, T, H)
-        Output :math:`h_t` at every step.
-    state_T : tuple (h_T, s_T) of numpy.ndarray, each (N, H)
-        Final hidden and cell state.
-    cache : dict
-        What :func:`backward` needs.
+    Same arguments and results as :func:`rnnlib.lstm.forward`, which documents them; the cache
+    goes only to this module's :func:`backward`.
 
     Notes
     -----
@@ -148,24 +130,8 @@ def _split_rows(gates, forget_gate):
 def backward(dY, dstate_T, cache):
     r"""Backpropagation through time for the LSTM: the adjoint of :func:`forward`.
 
-    Parameters
-    ----------
-    dY : numpy.ndarray, shape (N, T, H)
-        :math:`\partial L/\partial h_t` from the outputs at every step.
-    dstate_T : tuple (dh_T, ds_T) of numpy.ndarray, each (N, H), or None
-        Gradients with respect to the final state from outside the sequence; None means
-        zeros.
-    cache : dict
-        From :func:`forward`.
-
-    Returns
-    -------
-    dX : numpy.ndarray, shape (N, T, D)
-        Gradient with respect to the inputs.
-    dstate0 : tuple (dh0, ds0) of numpy.ndarray, each (N, H)
-        Gradients with respect to the initial state.
-    grads : dict
-        ``"W"`` and ``"b"``, shaped like the parameters.
+    Same arguments and results as :func:`rnnlib.lstm.backward`, which documents them; ``cache``
+    must come from this module's :func:`forward`.
 
     Notes
     -----

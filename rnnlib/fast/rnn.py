@@ -38,23 +38,8 @@ __all__ = [
 def forward(X, state0, params):
     r"""Run the RNN over a whole sequence.
 
-    Parameters
-    ----------
-    X : numpy.ndarray, shape (N, T, D)
-        Input sequences, batch first.
-    state0 : numpy.ndarray, shape (N, H), or None
-        Initial state :math:`h_0`; None means zeros.
-    params : dict
-        ``"W"`` (D+H, H) and ``"b"`` (H,), same dtype as ``X``.
-
-    Returns
-    -------
-    Y : numpy.ndarray, shape (N, T, H)
-        Hidden state at every step, :math:`Y[:, t] = h_{t+1}` (steps counted from 1).
-    state_T : numpy.ndarray, shape (N, H)
-        The final state, equal to ``Y[:, -1]``.
-    cache : dict
-        What :func:`backward` needs.
+    Same arguments and results as :func:`rnnlib.rnn.forward`, which documents them; the cache
+    goes only to this module's :func:`backward`.
 
     Notes
     -----
@@ -88,25 +73,8 @@ def forward(X, state0, params):
 def backward(dY, dstate_T, cache):
     r"""Backpropagation through time over a whole sequence: the adjoint of :func:`forward`.
 
-    Parameters
-    ----------
-    dY : numpy.ndarray, shape (N, T, H)
-        :math:`\partial L/\partial h_t` from the outputs at every step (zeros where the
-        loss does not look at a step).
-    dstate_T : numpy.ndarray, shape (N, H), or None
-        Gradient with respect to the final state from outside the sequence (e.g. a later
-        chunk of a long sequence); None means zeros.
-    cache : dict
-        From :func:`forward`.
-
-    Returns
-    -------
-    dX : numpy.ndarray, shape (N, T, D)
-        Gradient with respect to the inputs.
-    dstate0 : numpy.ndarray, shape (N, H)
-        Gradient with respect to the initial state ``state0``.
-    grads : dict
-        ``"W"`` (D+H, H) and ``"b"`` (H,).
+    Same arguments and results as :func:`rnnlib.rnn.backward`, which documents them; ``cache``
+    must come from this module's :func:`forward`.
 
     Notes
     -----
