@@ -75,7 +75,7 @@ import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 import rnnlib  # noqa: E402
-from rnnlib import fast, gru, interop, lstm, rnn  # noqa: E402
+from rnnlib import fast, gru, interop, lstm, provenance, rnn  # noqa: E402
 
 #: (T, N, D, H) of the three sizes: small, medium, medium with a wide hidden layer.
 SIZES = [(50, 32, 32, 64), (100, 64, 64, 128), (100, 64, 128, 256)]
@@ -402,44 +402,6 @@ def measure_memory(configs, threads):
 # ---------------------------------------------------------------------------------------
 
 
-def machine_info():
-    """CPU model, cores and memory of this machine, from /proc (Linux)."""
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory_gib = None
-    try:
-        with open("/proc/meminfo") as info:
-            memory_gib = round(int(info.readline().split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": memory_gib,
-        "system": f"{platform.system()} {platform.release()}",
-    }
-
-
-def git_state():
-    """The commit of the code that made the results, and whether the tree had changes."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args):
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
-
-
 def blas_info():
     """Name and version of the BLAS NumPy uses."""
     try:
@@ -523,7 +485,8 @@ def main(args):
     block_seconds = args.block_seconds or (0.005 if args.quick else 0.15)
     configs = [(c, s, d, m) for m in modes for c in cells for s in sizes for d in dtypes]
 
-    code = git_state()  # before timing: the code that runs is the code at this moment
+    # before timing: the code that runs is the code at this moment
+    origin = provenance.record()
     load_start = os.getloadavg()
     started = datetime.datetime.now(datetime.UTC)
     results = []
@@ -564,8 +527,9 @@ def main(args):
         "schema": SCHEMA,
         "date": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1),
-        "git": code,
-        "machine": machine_info(),
+        "git": origin["git"],
+        "provenance": origin,
+        "machine": origin["machine"],
         "load_average_start": list(load_start),
         "load_average_end": list(load_end),
         "nice": os.nice(0),

@@ -32,11 +32,9 @@ Design, in brief:
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -46,7 +44,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import rnnlib  # noqa: E402
-from rnnlib import data  # noqa: E402
+from rnnlib import data, provenance  # noqa: E402
 from rnnlib.model import SequenceModel  # noqa: E402
 from rnnlib.optim import Adam  # noqa: E402
 from rnnlib.train import fit  # noqa: E402
@@ -401,7 +399,8 @@ def run(config_name="full", *, progress=True, command=None):
         - ``schema_version`` (int), ``config_name`` (str), ``config`` (dict);
         - ``command`` (str), ``date`` (ISO 8601, UTC), ``machine`` (dict: platform,
           processor, cpu_count, omp_num_threads), ``versions`` (dict: python, numpy,
-          rnnlib), ``run_time_seconds`` (float);
+          rnnlib), ``provenance`` (:func:`rnnlib.provenance.record`: git commit, dirty
+          tree, hash of rnnlib's sources), ``run_time_seconds`` (float);
         - ``architectures``: label -> {cell, options, hidden_size, name, parameters}
           (parameters for the adding problem's sizes);
         - ``tasks``: name -> {lag_name, criterion};
@@ -411,6 +410,7 @@ def run(config_name="full", *, progress=True, command=None):
     if config_name not in CONFIGS:
         raise ValueError(f"config_name: expected one of {sorted(CONFIGS)}, got {config_name!r}")
     config = CONFIGS[config_name]
+    origin = provenance.record(command)  # before the runs: the code that runs is this code
     start = time.perf_counter()
     runs = []
     for task_name, lags in config["lags"].items():
@@ -433,10 +433,11 @@ def run(config_name="full", *, progress=True, command=None):
         "schema_version": SCHEMA_VERSION,
         "config_name": config_name,
         "config": config,
-        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": origin["command"],
+        "date": origin["date"],
         "machine": _machine(),
         "versions": _versions(),
+        "provenance": origin,
         "run_time_seconds": round(time.perf_counter() - start, 1),
         "architectures": {
             arch: {"cell": cell, "options": options, "hidden_size": H,
@@ -459,7 +460,8 @@ RUN_FIELDS = {
 #: Top-level fields of the results and their types.
 RESULT_FIELDS = {
     "schema_version": int, "config_name": str, "config": dict, "command": str, "date": str,
-    "machine": dict, "versions": dict, "run_time_seconds": float, "architectures": dict,
+    "machine": dict, "versions": dict, "provenance": dict, "run_time_seconds": float,
+    "architectures": dict,
     "tasks": dict, "runs": list, "summary": dict,
 }
 

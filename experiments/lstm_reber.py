@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlib import data, optim
+from rnnlib import data, optim, provenance
 from rnnlib.model import SequenceModel
 from rnnlib.train import fit, fit_stream
 
@@ -194,7 +194,8 @@ def main():
         return
     start = time.perf_counter()
     results = {"reber_settings": REBER, "stream_settings": STREAM,
-               "environment": environment(), "reber_runs": [], "stream_logs": []}
+               "environment": environment(), "provenance": provenance.record(),
+               "reber_runs": [], "stream_logs": []}
     if args.part in ("all", "reber-lstm"):
         results["reber_runs"] += run_reber(lstm_names)
     if args.part in ("all", "reber-rnn-and-stream"):

@@ -1,0 +1,54 @@
+"""rnnlib.provenance: what a results file records about the code that made it."""
+
+import json
+import re
+
+import pytest
+
+from rnnlib import provenance
+
+
+def test_record_names_commit_hash_command_and_machine():
+    origin = provenance.record("python make_results.py --full")
+    assert set(origin) == {"git", "rnnlib_sha256", "command", "date", "machine", "versions"}
+    assert origin["command"] == "python make_results.py --full"
+    assert re.fullmatch(r"[0-9a-f]{64}", origin["rnnlib_sha256"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", origin["date"])
+    assert origin["machine"]["cores"] >= 1
+    assert origin["versions"]["rnnlib"]
+    json.dumps(origin)  # it goes into a JSON file as it is
+
+
+def test_git_state_of_this_checkout_or_none_outside_git(tmp_path):
+    state = provenance.git_state()
+    if state["commit"] is not None:  # the tests also run from an unpacked copy
+        assert re.fullmatch(r"[0-9a-f]{40}", state["commit"])
+        assert isinstance(state["dirty"], bool)
+    assert provenance.git_state(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_source_hash_changes_with_a_name_or_a_byte(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = provenance.source_hash(tmp_path)
+    assert provenance.source_hash(tmp_path) == first
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert provenance.source_hash(tmp_path) == first
+    (tmp_path / "sub" / "b.py").write_text("y = 3\n")
+    changed = provenance.source_hash(tmp_path)
+    assert changed != first
+    (tmp_path / "sub" / "b.py").rename(tmp_path / "b.py")
+    assert provenance.source_hash(tmp_path) != changed
+
+
+def test_same_code_compares_the_hash():
+    assert provenance.same_code({"provenance": provenance.record()})
+    assert not provenance.same_code({"provenance": {"rnnlib_sha256": "0" * 64}})
+    assert not provenance.same_code({"date": "no provenance recorded"})
+
+
+def test_command_must_be_text():
+    with pytest.raises(TypeError, match="command"):
+        provenance.record(["python", "x.py"])
