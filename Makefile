@@ -21,7 +21,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book test lint unit notebooks book-check lab student bench clean
+.PHONY: setup book test lint unit notebooks book-check chromium lab student bench clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,7 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: lint unit notebooks book-check
+test: chromium lint unit notebooks book-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,8 +46,11 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/pytest --nbval-lax -p no:randomly book -n 2 --dist loadfile
 
-book-check: book
+book-check: book chromium
 	$(BIN)/pytest -m "book or browser"
+
+chromium:
+	@tools/ensure_chromium.sh
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book
