@@ -79,8 +79,24 @@ def _check_vendored_files(app: Sphinx) -> None:
             )
 
 
+def _share_html_handlers(app: Sphinx) -> None:
+    """Give the single-page builder the HTML builder's node handlers it lacks.
+
+    Sphinx looks a builder's node handlers up by its name and only falls back to its format
+    ("html") when no extension registered any under the name. One of the book's extensions
+    registers some for "singlehtml", so myst-nb's (for hidden code cells, for instance)
+    would be missing there and the single-page edition, which the PDF is printed from,
+    would fail to build.
+    """
+    handlers = app.registry.translation_handlers
+    if app.builder.name in handlers and app.builder.format == "html":
+        for node, pair in handlers.get("html", {}).items():
+            handlers[app.builder.name].setdefault(node, pair)
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_vendored_files)
+    app.connect("builder-inited", _share_html_handlers)
     # after myst-nb's own handler (priority 500), which registers the page's widget scripts
     app.connect("html-page-context", _configure_requirejs, priority=600)
     app.add_js_file(None, body=MATHJAX2_QUEUE_SHIM, priority=200)
