@@ -40,9 +40,11 @@ __all__ = [
     "embedded_reber_string",
     "long_lag_steps",
     "reber_batch",
+    "reber_branch_lags",
     "reber_legal_next",
     "reber_step_correct",
     "reber_stream",
+    "reber_stream_entropy",
     "reber_string",
     "reber_strings_correct",
     "reber_train_test_sets",
@@ -739,6 +741,100 @@ def long_lag_steps(batch):
     only_t = legal[..., symbols.index("T")] & (legal.sum(axis=-1) == 1)
     only_p = legal[..., symbols.index("P")] & (legal.sum(axis=-1) == 1)
     return reads_e & (only_t | only_p)
+
+
+def reber_branch_lags(batch):
+    """How many steps each string must hold its branch symbol.
+
+    The branch symbol (T or P) is read at step 1; the step that must predict its repeat is
+    the long-lag step of :func:`long_lag_steps`. The lag is the number of steps between the
+    two, which equals the length of the inner Reber string (5 for ``"BTBTXSETE"``).
+
+    Parameters
+    ----------
+    batch : ReberBatch
+        Whole embedded Reber strings (from :func:`embedded_reber`,
+        :func:`reber_train_test_sets` or :func:`reber_batch`), not a stream.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (N,)
+        The lag of each string, in steps.
+
+    Raises
+    ------
+    ValueError
+        If ``batch`` is not a ReberBatch, or a row does not have exactly one long-lag step
+        (a stream, or plain Reber strings).
+    """
+    if not isinstance(batch, ReberBatch):
+        raise ValueError(f"batch: expected a ReberBatch, got {type(batch).__name__}")
+    marked = long_lag_steps(batch)  # (N, T)
+    counts = marked.sum(axis=1)
+    if np.any(counts != 1):
+        n = int(np.flatnonzero(counts != 1)[0])
+        raise ValueError(
+            f"batch: row {n} has {counts[n]} long-lag steps, expected exactly 1 (whole "
+            "embedded Reber strings, not a stream or plain Reber strings)")
+    return marked.argmax(axis=1) - 1
+
+
+def _reber_expectations():
+    """Expected symbols and expected binary choices of one inner Reber string.
+
+    Solves, for every node k of the graph, m_k = 1 + mean over k's edges of m_next (symbols
+    emitted until the string ends) and c_k = [k has two edges] + mean of c_next (two-way
+    choices made on the way), with m = c = 0 after the final E.
+    """
+    nodes = sorted(_REBER_GRAPH)
+    index = {node: j for j, node in enumerate(nodes)}
+    A = np.eye(len(nodes))  # (nodes, nodes): the system (I - P) m = 1, (I - P) c = choice
+    symbols = np.ones(len(nodes))
+    choices = np.zeros(len(nodes))
+    for node, edges in _REBER_GRAPH.items():
+        choices[index[node]] = float(len(edges) == 2)
+        for _, following in edges:
+            if following is not None:
+                A[index[node], index[following]] -= 1 / len(edges)
+    m, c = np.linalg.solve(A, np.stack([symbols, choices], axis=1)).T
+    return float(m[index[0]]), float(c[index[0]])
+
+
+def reber_stream_entropy(*, remember_branch=True):
+    r"""The lowest cross-entropy per symbol a predictor can reach on a continual stream.
+
+    In the stream of :func:`reber_stream` every symbol is either forced by the grammar or
+    one of two equally likely symbols. A predictor that knows the grammar pays nothing for a
+    forced symbol and :math:`\ln 2` for each two-way choice; over a long stream its mean loss
+    per symbol tends to the expected number of choices in one embedded string divided by
+    its expected length.
+
+    Parameters
+    ----------
+    remember_branch : bool, default True
+        True: the predictor knows which branch symbol (T or P) the string started with, so
+        the closing symbol is forced. False: it has forgotten it and must guess the closing
+        symbol too, one more two-way choice per string.
+
+    Returns
+    -------
+    float
+        Nats per symbol: :math:`7 \ln 2 / 12 \approx 0.404` with the branch remembered,
+        :math:`8 \ln 2 / 12 \approx 0.462` without, computed from the grammar.
+
+    Notes
+    -----
+    An inner Reber string has on average :math:`\bar L = 8` symbols, of which
+    :math:`\bar L - 2 = 6` (all but B and E) are two-way choices. The embedded string adds
+    the outer B, the branch symbol (a choice), the closing symbol (forced, if remembered)
+    and the final E: :math:`\bar L + 4 = 12` symbols and 7 choices. In the stream the B
+    after an E is forced as well, so every symbol is counted once.
+    """
+    if not isinstance(remember_branch, (bool, np.bool_)):
+        raise ValueError(f"remember_branch: expected True or False, got {remember_branch!r}")
+    inner_symbols, inner_choices = _reber_expectations()
+    choices = inner_choices + 1 + (0 if remember_branch else 1)
+    return choices * np.log(2) / (inner_symbols + 4)
 
 
 def stream_positions(batch):

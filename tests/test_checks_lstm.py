@@ -261,3 +261,28 @@ def test_coupled_rejects_the_four_block_cell_politely():
 
 def test_coupled_fails_politely_on_the_stub():
     assert checks.lstm_coupled_step_forward(stub).status == "not-implemented"
+
+
+def test_step_backward_dh_prev_through_one_block_is_named():
+    def wrong(dh, ds_next, x, h_prev, s_prev, W, b):
+        dx, _, ds_prev, dW, db = step_backward_solution(dh, ds_next, x, h_prev, s_prev, W, b)
+        D, H = x.shape[1], h_prev.shape[1]
+        f, i, a, o = _gates(x, h_prev, W, b)
+        f, i, a, o = sigmoid(f), sigmoid(i), np.tanh(a), sigmoid(o)
+        tanh_s = np.tanh(f * s_prev + i * a)
+        do_pre = dh * tanh_s * o * (1 - o)  # (N, H): the output gate's pre-activation
+        return dx, do_pre @ W[D:, 3 * H :].T, ds_prev, dW, db
+
+    result = checks.lstm_step_backward(wrong)
+    assert not result
+    assert "output gate's block only" in result.hint
+
+
+def test_step_backward_forget_gate_on_ds_next_is_named():
+    def wrong(dh, ds_next, x, h_prev, s_prev, W, b):
+        f = sigmoid(_gates(x, h_prev, W, b)[0])
+        return step_backward_solution(dh, ds_next * f, x, h_prev, s_prev, W, b)
+
+    result = checks.lstm_step_backward(wrong)
+    assert not result
+    assert "this step's forget gate" in result.hint

@@ -381,3 +381,30 @@ def test_stream_positions_count_within_each_string():
     position, branch = data.stream_positions(batch)
     assert position[0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert "".join(branch[0]) == "?TTTTTTTT?PPPPPPPP"
+
+
+def test_reber_stream_entropy_from_the_grammar():
+    assert data.reber_stream_entropy() == pytest.approx(7 * np.log(2) / 12, rel=1e-12)
+    assert data.reber_stream_entropy(remember_branch=False) == pytest.approx(
+        8 * np.log(2) / 12, rel=1e-12)
+    # The same from sampled strings: choices (all symbols but B, E and the forced closing
+    # symbol and final E, i.e. length - 3) over symbols.
+    rng = np.random.default_rng(0)
+    strings = [data.embedded_reber_string(rng) for _ in range(20_000)]
+    symbols = sum(len(s) for s in strings)
+    choices = sum(len(s) - 5 for s in strings)  # B, inner B, inner E, closing, final E forced
+    assert choices * np.log(2) / symbols == pytest.approx(data.reber_stream_entropy(), rel=0.01)
+    with pytest.raises(ValueError, match="remember_branch"):
+        data.reber_stream_entropy(remember_branch="yes")
+
+
+def test_reber_branch_lags_are_the_inner_lengths():
+    batch = data.reber_batch(["BTBTXSETE", "BPBTSSXSEPE", "BTBPVVETE"])
+    assert data.reber_branch_lags(batch).tolist() == [5, 7, 5]
+    train, _ = data.reber_train_test_sets(50, 10, rng=1)
+    assert np.array_equal(data.reber_branch_lags(train),
+                          [len(s) - 4 for s in train.strings])
+    with pytest.raises(ValueError, match="long-lag steps"):
+        data.reber_branch_lags(data.reber_stream(2, 60, rng=0))
+    with pytest.raises(ValueError, match="ReberBatch"):
+        data.reber_branch_lags("BTBTXSETE")

@@ -164,15 +164,21 @@ def _reference_step_backward(dh, ds_next, x, h_prev, s_prev, W, b):
 
 
 def _backward_variant(dh, ds_next, x, h_prev, s_prev, W, b, *, carousel_f=True,
-                      output_tanh_grad=True, use_ds_next=True, order="fiao"):
-    """The step backward computed with one deliberate change (a usual mistake)."""
-    D = x.shape[1]
+                      output_tanh_grad=True, use_ds_next=True, order="fiao",
+                      dh_prev_blocks="fiao", f_on_ds_next=False):
+    """The step backward computed with one deliberate change (a usual mistake).
+
+    ``dh_prev_blocks`` names the blocks whose pre-activation gradients reach ``dh_prev``
+    (all four when right); ``f_on_ds_next`` multiplies the incoming ``ds_next`` by this
+    step's forget gate, although step t+1 has already applied its own.
+    """
+    D, H = x.shape[1], h_prev.shape[1]
     z = np.concatenate([x, h_prev], axis=1)
     f, i, a, o = np.split(z @ W + b, 4, axis=1)
     f, i, a, o = sigmoid(f), sigmoid(i), np.tanh(a), sigmoid(o)
     tanh_s = np.tanh(f * s_prev + i * a)
-    ds = (ds_next if use_ds_next else 0) + dh * o * (
-        (1 - tanh_s**2) if output_tanh_grad else 1)
+    ds_in = (ds_next * f if f_on_ds_next else ds_next) if use_ds_next else 0
+    ds = ds_in + dh * o * ((1 - tanh_s**2) if output_tanh_grad else 1)
     pre = {
         "f": ds * s_prev * f * (1 - f),
         "i": ds * a * i * (1 - i),
@@ -182,7 +188,9 @@ def _backward_variant(dh, ds_next, x, h_prev, s_prev, W, b, *, carousel_f=True,
     dP = np.concatenate([pre[name] for name in order], axis=1)  # (N, 4H)
     dz = dP @ W.T
     ds_prev = ds * f if carousel_f else ds
-    return dz[:, :D], dz[:, D:], ds_prev, z.T @ dP, dP.sum(axis=0)
+    kept = np.concatenate([np.full(H, name in dh_prev_blocks) for name in order])  # (4H,)
+    dh_prev = (dP * kept) @ W[D:].T  # (N, H): through the kept blocks only
+    return dz[:, :D], dh_prev, ds_prev, z.T @ dP, dP.sum(axis=0)
 
 
 def lstm_step_backward(student_fn):
@@ -220,6 +228,12 @@ def lstm_step_backward(student_fn):
         Mistake("the pre-activation gradients stacked in the order i, f, a, o",
                 variant(order="ifao"),
                 "Stack them in the order of W's column blocks, f, i, a, o."),
+        Mistake("dh_prev through the output gate's block only", variant(dh_prev_blocks="o"),
+                "h_prev feeds all four gates through z = [x, h_prev]: dh_prev is the h part of "
+                "dz = dP @ W.T with all four blocks of dP (lstm-dweights)."),
+        Mistake("ds_next multiplied by this step's forget gate", variant(f_on_ds_next=True),
+                "ds_next arrives already multiplied by step t+1's forget gate; add it as it is "
+                "(lstm-ds), and multiply by this step's f only for ds_prev."),
     ]
     return run_check("lstm_step_backward", student_fn, _backward_cases(),
                      _reference_step_backward, hints=hints,
