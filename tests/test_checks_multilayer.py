@@ -505,3 +505,44 @@ def test_cache_bytes_fails_on_a_wrong_answer_and_the_stub():
         lambda T, N, D, H, itemsize: cache_bytes_solution(T, N, D, H, itemsize) + 1)
     assert not result and result.status == "wrong-value"
     assert multilayer_checks.performance_lstm_cache_bytes(stub).status == "not-implemented"
+
+
+# ---------------------------------------------------------------- residual stack forward
+
+
+def residual_stack_solution(X, params_list):
+    outputs = X
+    for layer, params in enumerate(params_list):
+        states, _, _ = rnn.forward(outputs, None, params)
+        outputs = states if layer == 0 else states + outputs
+    return outputs
+
+
+def test_residual_stack_passes_on_a_solution(capsys):
+    assert multilayer_checks.multilayer_residual_stack_forward(residual_stack_solution)
+    assert "✔ multilayer_residual_stack_forward" in capsys.readouterr().out
+
+
+def test_residual_stack_names_the_usual_mistakes():
+    def no_residual(X, params_list):
+        return layers.stack_forward(X, params_list, "rnn")[0]
+
+    def residual_everywhere(X, params_list):
+        outputs = X
+        for params in params_list:
+            outputs = rnn.forward(outputs, None, params)[0] + outputs
+        return outputs  # fails with a shape error when D != H
+
+    for wrong, words in [(no_residual, "without residual"),
+                         (residual_everywhere, "first layer as well")]:
+        result = multilayer_checks.multilayer_residual_stack_forward(wrong)
+        assert not result
+        assert words in result.hint
+
+
+def test_residual_stack_fails_on_float64_output_and_the_stub():
+    result = multilayer_checks.multilayer_residual_stack_forward(
+        lambda X, params_list: residual_stack_solution(X, params_list).astype(np.float64))
+    assert not result and result.status == "wrong-dtype"
+    result = multilayer_checks.multilayer_residual_stack_forward(stub)
+    assert not result and result.status == "not-implemented"

@@ -4,7 +4,8 @@ Multilayer and bidirectional RNNs (``book/multilayer.ipynb``):
 
 - :func:`multilayer_stack_forward`: a stack of basic RNN layers run column by column;
 - :func:`multilayer_stack_backward`: the stack's backward pass, layer by layer, top down;
-- :func:`multilayer_bidirectional_forward`: a bidirectional layer from two one-way passes.
+- :func:`multilayer_bidirectional_forward`: a bidirectional layer from two one-way passes;
+- :func:`multilayer_residual_stack_forward`: a stack with residual connections between layers.
 
 The head-to-head comparison (``book/head_to_head.ipynb``):
 
@@ -37,6 +38,7 @@ from rnnlib.checks._core import Case, Mistake, run_check
 __all__ = [
     "head_to_head_matched_hidden_size",
     "multilayer_bidirectional_forward",
+    "multilayer_residual_stack_forward",
     "multilayer_stack_backward",
     "multilayer_stack_forward",
     "performance_gemm_flops",
@@ -271,6 +273,69 @@ def multilayer_bidirectional_forward(student_fn):
     return run_check("multilayer_bidirectional_forward", student_fn, _bidirectional_cases(),
                      _reference_bidirectional, hints=hints, output_name="Y",
                      rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------- residual stack forward
+
+
+def _reference_residual_stack(X, params_list):
+    layer_input = X
+    for layer, params in enumerate(params_list):
+        Y, _, _ = rnn.forward(layer_input, None, params)  # (N, T, H)
+        layer_input = Y if layer == 0 else Y + layer_input  # what goes up: h + its input
+    return layer_input
+
+
+def multilayer_residual_stack_forward(student_fn):
+    """Check ``student_fn(X, params_list) -> Y`` for a basic-RNN stack with residual links.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes X (N, T, D) and a list of L parameter dicts as for
+        :func:`multilayer_stack_forward`, zero initial states; every layer above the first
+        passes up the sum of its state sequence and its own input sequence,
+        :math:`x^{(l+1)}_t = h^{(l)}_t + x^{(l)}_t` for :math:`l \\ge 2`, while the recurrence
+        inside each layer uses the layer's own states :math:`h^{(l)}_{t-1}`. Returns the top
+        layer's output sequence, that sum, (N, T, H).
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def plain_stack(X, params_list):
+        return layers.stack_forward(X, params_list, "rnn")[0]
+
+    def residual_on_first_layer_too(X, params_list):
+        if X.shape[2] != params_list[0]["b"].shape[0]:  # only possible when D == H
+            return _reference_residual_stack(X, params_list)
+        layer_input = X
+        for params in params_list:
+            layer_input = rnn.forward(layer_input, None, params)[0] + layer_input
+        return layer_input
+
+    def residual_at_the_top_only(X, params_list):
+        layer_input = X
+        for params in params_list:
+            previous, layer_input = layer_input, rnn.forward(layer_input, None, params)[0]
+        return layer_input + previous if len(params_list) > 1 else layer_input
+
+    hints = [
+        Mistake("a stack without residual connections", plain_stack,
+                "Every layer above the first passes up h + its input, and the next layer "
+                "reads that sum."),
+        Mistake("a residual connection on the first layer as well", residual_on_first_layer_too,
+                "The first layer's input is x_t, of width D: it has no residual connection."),
+        Mistake("the residual added to the top layer only", residual_at_the_top_only,
+                "Add the residual after every layer above the first, before the next layer "
+                "reads it."),
+    ]
+    cases = [Case(args, label=label) for args, label in _stack_cases()]
+    return run_check("multilayer_residual_stack_forward", student_fn, cases,
+                     _reference_residual_stack, hints=hints, output_name="Y", rtol=1e-5,
+                     atol=1e-6)
 
 
 # --------------------------------------------------------------- matched hidden size
