@@ -223,18 +223,28 @@ def _from_torch_arrays(net, attribute):
     for layer in range(num_layers):
 
         def get(tensor_name, layer=layer):
+            # None only for a module built with bias=False; a tensor without a gradient
+            # is an error, never read as zeros.
             tensor = getattr(net, f"{tensor_name}_l{layer}", None)
-            value = None if tensor is None else getattr(tensor, attribute)
-            if value is None:
+            if tensor is None:
                 return None
+            value = getattr(tensor, attribute)
+            if value is None:
+                frozen = "" if tensor.requires_grad else (
+                    ": it has requires_grad=False, so PyTorch computes no gradient for it")
+                raise ValueError(
+                    f"module: {tensor_name}_l{layer} has no {attribute} (run backward "
+                    f"first){frozen}"
+                )
             return value.detach().cpu().numpy().copy()
 
         W_ih, W_hh = get("weight_ih"), get("weight_hh")  # (G*H, d), (G*H, H)
-        if W_ih is None:
-            raise ValueError(f"module: weight_ih_l{layer} has no {attribute} (run backward first)")
         if W_ih.dtype not in FLOAT_DTYPES:
             raise ValueError(f"module: expected float32 or float64 weights, got {W_ih.dtype}")
-        b_ih, b_hh = get("bias_ih"), get("bias_hh")  # (G*H,) each, None without bias
+        b_ih = get("bias_ih")  # (G*H,), None without bias
+        # bias_hh's gradient equals bias_ih's except for the GRU's b_hn block, so only the
+        # GRU reads it (and a frozen bias_hh is fine for the RNN and the LSTM).
+        b_hh = get("bias_hh") if attribute == "data" or name == "gru" else None
         if b_ih is None:
             b_ih = np.zeros(W_ih.shape[0], dtype=W_ih.dtype)
         if b_hh is None:
@@ -294,6 +304,14 @@ def grads_from_torch(module):
         One dict per layer, with the keys and shapes :func:`from_torch` gives. The gradient
         of ``b`` is that of ``bias_ih`` alone: rnnlib's ``b`` plays the part of
         ``bias_ih`` (and of the r, z blocks of ``bias_hh``, whose gradient is the same), so
-        summing the two gradients would count it twice.
+        summing the two gradients would count it twice. ``bias_hh``'s gradient is read
+        only for the GRU (its n block is ``b_hn``'s gradient).
+
+    Raises
+    ------
+    ValueError
+        If a weight that rnnlib's gradients need has no ``.grad``: before
+        ``backward()``, or for a tensor frozen with ``requires_grad_(False)``. Freezing
+        ``bias_hh`` is harmless for the RNN and the LSTM but freezes the GRU's ``b_hn``.
     """
     return _from_torch_arrays(module, "grad")

@@ -80,7 +80,9 @@ class SequenceModel:
     -----
     At each step the top layer's hidden state goes through the output layer,
     :math:`o_t = h^{(L)}_t W_{\text{out}} + b_{\text{out}}` (dense-forward). For a
-    many-to-one task (``last_only=True``) only :math:`o_{T-1}` is computed and scored.
+    many-to-one task (``last_only=True``) only :math:`o_{T-1}` is computed and scored; a
+    bidirectional model then reads :math:`[\overrightarrow{h}_T, \overleftarrow{h}_1]`,
+    the state of each direction after it has read the whole sequence.
 
     Examples
     --------
@@ -239,7 +241,9 @@ class SequenceModel:
         ----------
         X : numpy.ndarray, shape (N, T, D)
         last_only : bool, default False
-            Only the prediction after the last step.
+            Only the prediction after the whole sequence (for a bidirectional model from
+            the forward half's last state and the reverse half's first, as in
+            :meth:`loss_and_grads`).
         probabilities : bool, default False
             Apply a softmax to the outputs (for a classifier).
 
@@ -247,10 +251,38 @@ class SequenceModel:
         -------
         numpy.ndarray, shape (N, T, V), or (N, V) with ``last_only=True``
         """
-        outputs = self.forward(X)
         if last_only:
-            outputs = outputs[:, -1]
+            self._check_X(X)
+            top, _, _ = self._run(X, None)
+            outputs, _ = dense_forward(self._last_features(top),
+                                       {"W": self.params["out.W"], "b": self.params["out.b"]})
+        else:
+            outputs = self.forward(X)
         return softmax(outputs) if probabilities else outputs
+
+    def _last_features(self, top):
+        """What a many-to-one output reads: (N, H), or (N, 2H) for a bidirectional top layer.
+
+        A one-way layer's state after the last step has read the whole sequence. A
+        bidirectional layer's forward half has too at step T, ``top[:, -1, :H]``, but its
+        reverse half has read the whole sequence at step 1, ``top[:, 0, H:]`` (at step T it
+        has read only :math:`x_T`). These are PyTorch's ``h_n[-2]`` and ``h_n[-1]``.
+        """
+        if not self.bidirectional:
+            return top[:, -1]
+        H = self.hidden_size
+        return np.concatenate([top[:, -1, :H], top[:, 0, H:]], axis=1)  # (N, 2H)
+
+    def _last_features_backward(self, dfeatures, top):
+        """The gradient of the top sequence (N, T, H or 2H) from that of the last features."""
+        dtop = np.zeros_like(top)
+        if not self.bidirectional:
+            dtop[:, -1] = dfeatures
+        else:
+            H = self.hidden_size
+            dtop[:, -1, :H] = dfeatures[:, :H]
+            dtop[:, 0, H:] = dfeatures[:, H:]
+        return dtop
 
     def loss_and_grads(self, X, targets, loss="mse", mask=None, last_only=False, *,
                        states0=None, return_states=False):
@@ -269,7 +301,9 @@ class SequenceModel:
         mask : numpy.ndarray of bool, shape (N, T) or (N,), optional
             Which items count in the mean.
         last_only : bool, default False
-            Many-to-one: only the output after the last step is computed and scored.
+            Many-to-one: only the output after the whole sequence is computed and scored.
+            For a bidirectional model it reads the forward half's state after the last step
+            and the reverse half's after the first, the two that have read every input.
         states0 : list or None, optional
             Initial states of the layers (truncated backpropagation through time over a
             long stream: pass the previous chunk's final states). Their gradient is not
@@ -297,7 +331,7 @@ class SequenceModel:
         self._check_X(X)
         top, states_T, run_cache = self._run(X, states0)  # (N, T, H or 2H)
         out_params = {"W": self.params["out.W"], "b": self.params["out.b"]}
-        features = top[:, -1] if last_only else top  # (N, H) or (N, T, H)
+        features = self._last_features(top) if last_only else top  # (N, H or 2H) or (N, T, .)
         outputs, dense_cache = dense_forward(features, out_params)
         value, doutputs = LOSSES[loss](outputs, targets, mask)
         if not np.isfinite(value):  # overflow: backpropagating it would only spread NaN
@@ -306,11 +340,7 @@ class SequenceModel:
                 f"learning rate too large?)"
             )
         dfeatures, out_grads = dense_backward(doutputs, dense_cache)
-        if last_only:
-            dtop = np.zeros_like(top)
-            dtop[:, -1] = dfeatures
-        else:
-            dtop = dfeatures
+        dtop = self._last_features_backward(dfeatures, top) if last_only else dfeatures
         grads = self._run_backward(dtop, run_cache)
         grads["out.W"], grads["out.b"] = out_grads["W"], out_grads["b"]
         grads = {key: grads[key] for key in self.params}  # same order as params

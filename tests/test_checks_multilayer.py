@@ -383,3 +383,166 @@ def test_lstm_from_torch_fails_without_raising_on_the_stub_and_on_errors():
     assert not result and result.status == "not-implemented"
     result = checks.pytorch_lstm_from_torch(broken)
     assert not result and result.status == "exception"
+
+
+# ------------------------------------------------------------- performance: GEMM flops
+
+
+def gemm_flops_solution(T, N, D, H, G, mode):
+    def product(m, k, n):  # an (m, k) x (k, n) product: m k n multiply-adds
+        return 2 * m * k * n
+
+    flops = product(N * T, D, G * H) + T * product(N, H, G * H)
+    if mode == "train":
+        flops += T * product(N, G * H, H) + product(D + H, N * T, G * H)
+        flops += product(N * T, G * H, D)
+    return flops
+
+
+def test_gemm_flops_passes_on_a_solution(capsys):
+    assert multilayer_checks.performance_gemm_flops(gemm_flops_solution)
+    assert "✔ performance_gemm_flops" in capsys.readouterr().out
+
+
+def test_gemm_flops_names_the_usual_mistakes():
+    def multiply_adds(*args):
+        return gemm_flops_solution(*args) // 2
+
+    def no_input_gradient(T, N, D, H, G, mode):
+        return gemm_flops_solution(T, N, D, H, G, mode) - (
+            2 * N * T * G * H * D if mode == "train" else 0)
+
+    for wrong, words in [(multiply_adds, "multiply-adds"),
+                         (no_input_gradient, "without the input gradient")]:
+        result = multilayer_checks.performance_gemm_flops(wrong)
+        assert not result
+        assert words in result.hint
+
+
+def test_gemm_flops_fails_on_a_wrong_answer_and_the_stub():
+    result = multilayer_checks.performance_gemm_flops(
+        lambda T, N, D, H, G, mode: gemm_flops_solution(T, N, D, H, G, "infer"))
+    assert not result and result.status == "wrong-value"
+    result = multilayer_checks.performance_gemm_flops(stub)
+    assert not result and result.status == "not-implemented"
+
+
+# --------------------------------------------------- performance: LSTM gate activations
+
+
+def gate_activations_solution(P, H):
+    A = P.copy()
+    sigmoid_blocks = np.r_[0 : 2 * H, 3 * H : 4 * H]  # f, i and o
+    A[:, sigmoid_blocks] *= 0.5
+    np.tanh(A, out=A)  # one call for all four blocks
+    A[:, sigmoid_blocks] = 0.5 * A[:, sigmoid_blocks] + 0.5
+    return A
+
+
+def test_gate_activations_passes_on_a_solution(capsys):
+    assert multilayer_checks.performance_lstm_gate_activations(gate_activations_solution)
+    assert "✔ performance_lstm_gate_activations" in capsys.readouterr().out
+
+
+def test_gate_activations_names_the_usual_mistakes():
+    def no_half_argument(P, H):
+        A = 0.5 * np.tanh(P) + 0.5
+        A[:, 2 * H : 3 * H] = np.tanh(P[:, 2 * H : 3 * H])
+        return A.astype(P.dtype)
+
+    def every_block_sigmoid(P, H):
+        return (0.5 * np.tanh(0.5 * P) + 0.5).astype(P.dtype)
+
+    for wrong, words in [(no_half_argument, "tanh(x)/2 + 1/2"),
+                         (every_block_sigmoid, "sigmoid on every block")]:
+        result = multilayer_checks.performance_lstm_gate_activations(wrong)
+        assert not result
+        assert words in result.hint
+
+
+def test_gate_activations_fails_in_place_float64_and_stub():
+    def in_place(P, H):
+        P[:] = gate_activations_solution(P, H)
+        return P
+
+    assert multilayer_checks.performance_lstm_gate_activations(in_place).status == (
+        "modified-input")
+    promoted = multilayer_checks.performance_lstm_gate_activations(
+        lambda P, H: gate_activations_solution(P.astype(np.float64), H))
+    assert not promoted and promoted.status == "wrong-dtype"
+    assert multilayer_checks.performance_lstm_gate_activations(stub).status == (
+        "not-implemented")
+
+
+# ------------------------------------------------------- performance: LSTM cache bytes
+
+
+def cache_bytes_solution(T, N, D, H, itemsize):
+    # gates (N, T, 4H); Y, S, tanh(S) (N, T, H) each; h0 and s0 (N, H) each
+    return itemsize * (4 * N * T * H + 3 * N * T * H + 2 * N * H)
+
+
+def test_cache_bytes_passes_on_a_solution(capsys):
+    assert multilayer_checks.performance_lstm_cache_bytes(cache_bytes_solution)
+    assert "✔ performance_lstm_cache_bytes" in capsys.readouterr().out
+
+
+def test_cache_bytes_names_the_usual_mistakes():
+    def numbers(T, N, D, H, itemsize):
+        return cache_bytes_solution(T, N, D, H, itemsize) // itemsize
+
+    def without_tanh(T, N, D, H, itemsize):
+        return cache_bytes_solution(T, N, D, H, itemsize) - itemsize * N * T * H
+
+    for wrong, words in [(numbers, "not bytes"), (without_tanh, "without tanh(s_t)")]:
+        result = multilayer_checks.performance_lstm_cache_bytes(wrong)
+        assert not result
+        assert words in result.hint
+
+
+def test_cache_bytes_fails_on_a_wrong_answer_and_the_stub():
+    result = multilayer_checks.performance_lstm_cache_bytes(
+        lambda T, N, D, H, itemsize: cache_bytes_solution(T, N, D, H, itemsize) + 1)
+    assert not result and result.status == "wrong-value"
+    assert multilayer_checks.performance_lstm_cache_bytes(stub).status == "not-implemented"
+
+
+# ---------------------------------------------------------------- residual stack forward
+
+
+def residual_stack_solution(X, params_list):
+    outputs = X
+    for layer, params in enumerate(params_list):
+        states, _, _ = rnn.forward(outputs, None, params)
+        outputs = states if layer == 0 else states + outputs
+    return outputs
+
+
+def test_residual_stack_passes_on_a_solution(capsys):
+    assert multilayer_checks.multilayer_residual_stack_forward(residual_stack_solution)
+    assert "✔ multilayer_residual_stack_forward" in capsys.readouterr().out
+
+
+def test_residual_stack_names_the_usual_mistakes():
+    def no_residual(X, params_list):
+        return layers.stack_forward(X, params_list, "rnn")[0]
+
+    def residual_everywhere(X, params_list):
+        outputs = X
+        for params in params_list:
+            outputs = rnn.forward(outputs, None, params)[0] + outputs
+        return outputs  # fails with a shape error when D != H
+
+    for wrong, words in [(no_residual, "without residual"),
+                         (residual_everywhere, "first layer as well")]:
+        result = multilayer_checks.multilayer_residual_stack_forward(wrong)
+        assert not result
+        assert words in result.hint
+
+
+def test_residual_stack_fails_on_float64_output_and_the_stub():
+    result = multilayer_checks.multilayer_residual_stack_forward(
+        lambda X, params_list: residual_stack_solution(X, params_list).astype(np.float64))
+    assert not result and result.status == "wrong-dtype"
+    result = multilayer_checks.multilayer_residual_stack_forward(stub)
+    assert not result and result.status == "not-implemented"

@@ -260,6 +260,21 @@ def test_from_torch_refuses_clearly(torch):
         interop.grads_from_torch(torch.nn.GRU(2, 3))
 
 
+def test_grads_from_torch_refuses_a_frozen_b_hn_but_not_a_frozen_lstm_bias_hh(torch):
+    # Freezing bias_hh is harmless for the LSTM (its gradient equals bias_ih's); for the
+    # GRU it freezes b_hn, whose gradient must not be read as zeros.
+    for module, refused in ((torch.nn.LSTM, False), (torch.nn.GRU, True)):
+        net = module(2, 3, batch_first=True, dtype=torch.float64)
+        net.bias_hh_l0.requires_grad_(False)
+        net(torch.randn(2, 4, 2, dtype=torch.float64))[0].sum().backward()
+        if refused:
+            with pytest.raises(ValueError, match="bias_hh_l0 has no grad .*requires_grad=False"):
+                interop.grads_from_torch(net)
+        else:
+            (grads,) = interop.grads_from_torch(net)
+            assert np.any(grads["b"] != 0)
+
+
 def test_from_torch_without_biases(torch):
     net = torch.nn.LSTM(2, 3, bias=False, batch_first=True, dtype=torch.float64)
     (params,) = interop.from_torch(net)

@@ -49,6 +49,44 @@ def test_model_gradient_check_mse(rng, last_only):
     _model_gradcheck(model, X, targets, loss="mse", last_only=last_only)
 
 
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_bidirectional_last_only_gradient_check(rng, num_layers):
+    model = SequenceModel("gru", 2, 3, 2, num_layers=num_layers, rng=rng, bidirectional=True,
+                          convention="pytorch")
+    X = rng.standard_normal((2, 5, 2))
+    _model_gradcheck(model, X, rng.standard_normal((2, 2)), loss="mse", last_only=True)
+    _model_gradcheck(model, X, np.array([1, 0]), loss="cross_entropy", last_only=True)
+
+
+def test_bidirectional_last_only_reads_what_torch_h_n_holds(rng, torch):
+    # Many-to-one from a bidirectional top layer: the forward half after x_T (h_n[-2]) and
+    # the reverse half after reading back to x_1 (h_n[-1]), not top[:, -1]'s reverse half,
+    # which has read x_T only.
+    from rnnlib import interop
+
+    N, T, D, H, V = 3, 6, 2, 4, 2
+    model = SequenceModel("lstm", D, H, V, num_layers=2, rng=rng, bidirectional=True)
+    net = torch.nn.LSTM(D, H, num_layers=2, bidirectional=True, batch_first=True,
+                        dtype=torch.float64)
+    with torch.no_grad():
+        for layer in range(2):
+            for reverse, suffix in ((False, ""), (True, "_reverse")):
+                one_way = interop.to_torch([model.layer_params(layer, reverse=reverse)], "lstm")
+                one_way_input = 2 * H if layer else D
+                assert one_way.input_size == one_way_input
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(net, f"{name}_l{layer}{suffix}").copy_(getattr(one_way, f"{name}_l0"))
+    X = rng.standard_normal((N, T, D))
+    _, (h_n, _) = net(torch.from_numpy(X))
+    features = torch.cat([h_n[-2], h_n[-1]], dim=1).detach().numpy()  # (N, 2H)
+    expected = features @ model.params["out.W"] + model.params["out.b"]
+    np.testing.assert_allclose(model.predict(X, last_only=True), expected, rtol=0, atol=1e-12)
+    # The old reading, the top layer's outputs at the last step, differs.
+    assert not np.allclose(model.forward(X)[:, -1], expected)
+    loss, _ = model.loss_and_grads(X, np.zeros((N, V)), loss="mse", last_only=True)
+    np.testing.assert_allclose(loss, np.mean(expected**2), rtol=1e-12)  # scores the same output
+
+
 def test_model_gradient_check_last_only_classification_n1_t1(rng):
     model = SequenceModel("gru", 2, 3, 3, rng=rng, convention="pytorch")
     X = rng.standard_normal((1, 1, 2))

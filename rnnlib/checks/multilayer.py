@@ -4,7 +4,8 @@ Multilayer and bidirectional RNNs (``book/multilayer.ipynb``):
 
 - :func:`multilayer_stack_forward`: a stack of basic RNN layers run column by column;
 - :func:`multilayer_stack_backward`: the stack's backward pass, layer by layer, top down;
-- :func:`multilayer_bidirectional_forward`: a bidirectional layer from two one-way passes.
+- :func:`multilayer_bidirectional_forward`: a bidirectional layer from two one-way passes;
+- :func:`multilayer_residual_stack_forward`: a stack with residual connections between layers.
 
 The head-to-head comparison (``book/head_to_head.ipynb``):
 
@@ -13,6 +14,14 @@ The head-to-head comparison (``book/head_to_head.ipynb``):
 From rnnlib to PyTorch (``book/pytorch.ipynb``):
 
 - :func:`pytorch_lstm_from_torch`: ``torch.nn.LSTM``'s four tensors to rnnlib's ``W``, ``b``.
+
+How fast is rnnlib? (``book/performance.ipynb``):
+
+- :func:`performance_gemm_flops`: the floating-point operations of a layer's matrix products;
+- :func:`performance_lstm_gate_activations`: an LSTM step's four gate nonlinearities with one
+  ``np.tanh`` call;
+- :func:`performance_lstm_cache_bytes`: the memory that ``rnnlib.lstm.forward`` keeps for the
+  backward pass.
 
 Each compares the learner's function with :mod:`rnnlib` on a few fixed cases (float64 and
 float32, one sequence, several layers, input size equal to or different from the hidden
@@ -23,14 +32,18 @@ order kept.
 
 import numpy as np
 
-from rnnlib import layers, lstm, rnn
+from rnnlib import activations, layers, lstm, rnn
 from rnnlib.checks._core import Case, Mistake, run_check
 
 __all__ = [
     "head_to_head_matched_hidden_size",
     "multilayer_bidirectional_forward",
+    "multilayer_residual_stack_forward",
     "multilayer_stack_backward",
     "multilayer_stack_forward",
+    "performance_gemm_flops",
+    "performance_lstm_cache_bytes",
+    "performance_lstm_gate_activations",
     "pytorch_lstm_from_torch",
 ]
 
@@ -262,6 +275,69 @@ def multilayer_bidirectional_forward(student_fn):
                      rtol=1e-5, atol=1e-6)
 
 
+# ----------------------------------------------------------------- residual stack forward
+
+
+def _reference_residual_stack(X, params_list):
+    layer_input = X
+    for layer, params in enumerate(params_list):
+        Y, _, _ = rnn.forward(layer_input, None, params)  # (N, T, H)
+        layer_input = Y if layer == 0 else Y + layer_input  # what goes up: h + its input
+    return layer_input
+
+
+def multilayer_residual_stack_forward(student_fn):
+    """Check ``student_fn(X, params_list) -> Y`` for a basic-RNN stack with residual links.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes X (N, T, D) and a list of L parameter dicts as for
+        :func:`multilayer_stack_forward`, zero initial states; every layer above the first
+        passes up the sum of its state sequence and its own input sequence,
+        :math:`x^{(l+1)}_t = h^{(l)}_t + x^{(l)}_t` for :math:`l \\ge 2`, while the recurrence
+        inside each layer uses the layer's own states :math:`h^{(l)}_{t-1}`. Returns the top
+        layer's output sequence, that sum, (N, T, H).
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def plain_stack(X, params_list):
+        return layers.stack_forward(X, params_list, "rnn")[0]
+
+    def residual_on_first_layer_too(X, params_list):
+        if X.shape[2] != params_list[0]["b"].shape[0]:  # only possible when D == H
+            return _reference_residual_stack(X, params_list)
+        layer_input = X
+        for params in params_list:
+            layer_input = rnn.forward(layer_input, None, params)[0] + layer_input
+        return layer_input
+
+    def residual_at_the_top_only(X, params_list):
+        layer_input = X
+        for params in params_list:
+            previous, layer_input = layer_input, rnn.forward(layer_input, None, params)[0]
+        return layer_input + previous if len(params_list) > 1 else layer_input
+
+    hints = [
+        Mistake("a stack without residual connections", plain_stack,
+                "Every layer above the first passes up h + its input, and the next layer "
+                "reads that sum."),
+        Mistake("a residual connection on the first layer as well", residual_on_first_layer_too,
+                "The first layer's input is x_t, of width D: it has no residual connection."),
+        Mistake("the residual added to the top layer only", residual_at_the_top_only,
+                "Add the residual after every layer above the first, before the next layer "
+                "reads it."),
+    ]
+    cases = [Case(args, label=label) for args, label in _stack_cases()]
+    return run_check("multilayer_residual_stack_forward", student_fn, cases,
+                     _reference_residual_stack, hints=hints, output_name="Y", rtol=1e-5,
+                     atol=1e-6)
+
+
 # --------------------------------------------------------------- matched hidden size
 
 
@@ -415,3 +491,221 @@ def pytorch_lstm_from_torch(student_fn):
     ]
     return run_check("pytorch_lstm_from_torch", student_fn, cases, _reference_from_torch,
                      hints=hints, output_name="params", rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------- GEMM floating point
+
+
+def _reference_gemm_flops(T, N, D, H, G, mode):
+    # 2 operations per multiply-add. Forward: the input projection (N*T, D) x (D, GH) and T
+    # recurrent products (N, H) x (H, GH). Training adds T backward recurrent products
+    # (N, GH) x (GH, H), the weight gradient (D+H, N*T) x (N*T, GH) and the input gradient
+    # (N*T, GH) x (GH, D).
+    forward = 2 * N * T * D * G * H + 2 * T * N * H * G * H
+    if mode == "infer":
+        return forward
+    return forward + 2 * T * N * G * H * H + 2 * (D + H) * N * T * G * H + 2 * N * T * G * H * D
+
+
+def performance_gemm_flops(student_fn):
+    """Check ``student_fn(T, N, D, H, G, mode) -> int``.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes the sizes T, N, D, H, the number of gate blocks G (1 for the RNN, 4 for the
+        LSTM, 3 for the GRU) and ``mode`` (``"train"`` or ``"infer"``); returns the number
+        of floating-point operations (two per multiply-add) of the matrix products of one
+        layer: for ``"infer"`` the input projection and the T recurrent products of the
+        forward pass; for ``"train"`` also the T recurrent products of the backward pass,
+        the weight gradient and the input gradient.
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+    arguments = [
+        ((50, 32, 32, 64, 4, "train"), "LSTM T=50 N=32 D=32 H=64, train"),
+        ((50, 32, 32, 64, 4, "infer"), "LSTM T=50 N=32 D=32 H=64, infer"),
+        ((100, 64, 128, 256, 3, "train"), "GRU T=100 N=64 D=128 H=256, train"),
+        ((7, 2, 5, 3, 1, "train"), "RNN T=7 N=2 D=5 H=3, train"),
+        ((7, 2, 5, 3, 1, "infer"), "RNN T=7 N=2 D=5 H=3, infer"),
+    ]
+    cases = [Case(args, label=label, expected=_reference_gemm_flops(*args))
+             for args, label in arguments]
+
+    def multiply_adds(T, N, D, H, G, mode):
+        return _reference_gemm_flops(T, N, D, H, G, mode) // 2
+
+    def training_twice_forward(T, N, D, H, G, mode):
+        forward = _reference_gemm_flops(T, N, D, H, G, "infer")
+        return forward if mode == "infer" else 3 * forward
+
+    def no_input_gradient(T, N, D, H, G, mode):
+        flops = _reference_gemm_flops(T, N, D, H, G, mode)
+        return flops if mode == "infer" else flops - 2 * N * T * G * H * D
+
+    def weight_gradient_of_W_h_only(T, N, D, H, G, mode):
+        flops = _reference_gemm_flops(T, N, D, H, G, mode)
+        return flops if mode == "infer" else flops - 2 * D * N * T * G * H
+
+    hints = [
+        Mistake("the number of multiply-adds, not of floating-point operations",
+                multiply_adds, "Count two operations, a multiply and an add, per "
+                "multiply-add: an (m, k) x (k, n) product is 2mkn."),
+        Mistake("a training step counted as three forward passes", training_twice_forward,
+                "Count the backward products one by one: T recurrent products, then one "
+                "weight gradient over [x, h_prev] (D+H rows) and one input gradient."),
+        Mistake("the training step without the input gradient", no_input_gradient,
+                "The benchmark computes every gradient, dX too: (N*T, GH) x (GH, D)."),
+        Mistake("the weight gradient of the recurrent rows only", weight_gradient_of_W_h_only,
+                "The weight gradient is [X; H_prev]^T dP, with D + H rows."),
+    ]
+    return run_check("performance_gemm_flops", student_fn, cases, hints=hints,
+                     output_name="flops")
+
+
+# --------------------------------------------------------------- LSTM gate activations
+
+
+def _gate_cases():
+    rng = np.random.default_rng(11)
+    out = []
+    for N, H, dtype, label in ((3, 2, np.float64, "N=3, H=2"), (1, 5, np.float64, "N=1, H=5"),
+                               (4, 3, np.float32, "float32, N=4, H=3")):
+        P = (3 * rng.standard_normal((N, 4 * H))).astype(dtype)
+        out.append(Case((P, H), label=label))
+    return out
+
+
+def _reference_gate_activations(P, H):
+    # rnnlib's block order f, i, a, o: sigmoid, sigmoid, tanh, sigmoid.
+    assert lstm.GATES == ("f", "i", "a", "o")
+    out = activations.sigmoid(P)
+    out[:, 2 * H : 3 * H] = activations.tanh(P[:, 2 * H : 3 * H])
+    return out
+
+
+def performance_lstm_gate_activations(student_fn):
+    """Check ``student_fn(P, H) -> A``.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes an LSTM step's pre-activations ``P`` (N, 4H), blocks in rnnlib's order
+        f, i, a, o, and H; returns a new array (N, 4H) of the same dtype holding
+        :math:`\\sigma` of the f, i and o blocks and :math:`\\tanh` of the a block (the
+        exercise asks for one ``np.tanh`` call, with
+        :math:`\\sigma(x) = \\tfrac12 \\tanh(x/2) + \\tfrac12`; the check compares values).
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def all_sigmoid(P, H):
+        return activations.sigmoid(P)
+
+    def without_half_argument(P, H):
+        out = 0.5 * np.tanh(P) + 0.5
+        out[:, 2 * H : 3 * H] = np.tanh(P[:, 2 * H : 3 * H])
+        return out.astype(P.dtype)
+
+    def without_shift(P, H):
+        out = 0.5 * np.tanh(0.5 * P)
+        out[:, 2 * H : 3 * H] = np.tanh(P[:, 2 * H : 3 * H])
+        return out.astype(P.dtype)
+
+    def tanh_on_second_block(P, H):
+        out = activations.sigmoid(P)
+        out[:, H : 2 * H] = activations.tanh(P[:, H : 2 * H])
+        return out
+
+    hints = [
+        Mistake("a sigmoid on every block, the candidate a included", all_sigmoid,
+                "The candidate block a (the third, columns 2H to 3H) takes tanh."),
+        Mistake("sigma(x) computed as tanh(x)/2 + 1/2", without_half_argument,
+                "The identity is sigma(x) = tanh(x/2)/2 + 1/2: halve the argument too."),
+        Mistake("sigma(x) computed as tanh(x/2)/2, without the + 1/2", without_shift,
+                "tanh(x/2)/2 lies in (-1/2, 1/2); add 1/2 to get the sigmoid."),
+        Mistake("tanh on the second block", tanh_on_second_block,
+                "rnnlib's blocks are f, i, a, o: the tanh block is the third."),
+    ]
+    return run_check("performance_lstm_gate_activations", student_fn, _gate_cases(),
+                     _reference_gate_activations, hints=hints, output_name="A",
+                     rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------- LSTM cache memory
+
+
+def _measured_cache_bytes(T, N, D, H, itemsize):
+    """Bytes of the arrays rnnlib.lstm.forward's cache holds, other than X and W."""
+    dtype = {4: np.float32, 8: np.float64}[itemsize]
+    rng = np.random.default_rng(0)
+    params = lstm.init_params(D, H, rng=rng, dtype=dtype)
+    X = rng.standard_normal((N, T, D)).astype(dtype)
+    _, _, cache = lstm.forward(X, None, params)
+    return sum(value.nbytes for key, value in cache.items()
+               if isinstance(value, np.ndarray) and key not in ("X", "W"))
+
+
+def performance_lstm_cache_bytes(student_fn):
+    """Check ``student_fn(T, N, D, H, itemsize) -> int``.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes the sizes T, N, D, H and the bytes per number (4 for float32, 8 for float64);
+        returns the bytes of the arrays that ``rnnlib.lstm.forward`` (zero initial state)
+        keeps in its cache for the backward pass, not counting the input ``X`` and the
+        weights ``W``, which the caller holds anyway. The reference runs ``lstm.forward``
+        and adds up the arrays' sizes.
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+    arguments = [
+        ((5, 2, 3, 4, 8), "T=5 N=2 D=3 H=4, float64"),
+        ((5, 2, 3, 4, 4), "T=5 N=2 D=3 H=4, float32"),
+        ((12, 3, 1, 6, 8), "T=12 N=3 D=1 H=6, float64"),
+        ((1, 1, 7, 2, 4), "T=1 N=1 D=7 H=2, float32"),
+    ]
+    cases = [Case(args, label=label, expected=_measured_cache_bytes(*args))
+             for args, label in arguments]
+
+    def numbers_not_bytes(T, N, D, H, itemsize):
+        return _measured_cache_bytes(T, N, D, H, itemsize) // itemsize
+
+    def with_inputs_and_weights(T, N, D, H, itemsize):
+        return _measured_cache_bytes(T, N, D, H, itemsize) + itemsize * (
+            N * T * D + (D + H) * 4 * H)
+
+    def one_gate_block(T, N, D, H, itemsize):
+        return _measured_cache_bytes(T, N, D, H, itemsize) - itemsize * 3 * N * T * H
+
+    def without_tanh_of_state(T, N, D, H, itemsize):
+        return _measured_cache_bytes(T, N, D, H, itemsize) - itemsize * N * T * H
+
+    def without_initial_state(T, N, D, H, itemsize):
+        return _measured_cache_bytes(T, N, D, H, itemsize) - itemsize * 2 * N * H
+
+    hints = [
+        Mistake("the number of stored numbers, not bytes", numbers_not_bytes,
+                "Multiply by the bytes per number, itemsize."),
+        Mistake("the count including X and W", with_inputs_and_weights,
+                "Leave out X and W: the caller holds them whether or not there is a cache."),
+        Mistake("the gates counted as one H-wide block per step", one_gate_block,
+                "The cache keeps all four gate blocks of every step: (N, T, 4H)."),
+        Mistake("the count without tanh(s_t)", without_tanh_of_state,
+                "The forward pass keeps tanh(s_t) of every step too, for the output gate's "
+                "gradient."),
+        Mistake("the count without the initial states", without_initial_state,
+                "The cache also keeps h_0 and s_0, (N, H) each (zeros here)."),
+    ]
+    return run_check("performance_lstm_cache_bytes", student_fn, cases, hints=hints,
+                     output_name="bytes")
