@@ -45,8 +45,12 @@ from rnnlib.checks.lstm import (
 from rnnlib.checks.multilayer import (
     head_to_head_matched_hidden_size,
     multilayer_bidirectional_forward,
+    multilayer_residual_stack_forward,
     multilayer_stack_backward,
     multilayer_stack_forward,
+    performance_gemm_flops,
+    performance_lstm_cache_bytes,
+    performance_lstm_gate_activations,
     pytorch_lstm_from_torch,
 )
 from rnnlib.checks.rnn import (
@@ -85,10 +89,14 @@ __all__ = [
     "gru_pytorch_to_cho",
     "gru_step_forward",
     "gru_update_gate_backward",
-    # going further: multilayer RNNs, the head-to-head comparison, PyTorch
+    # going further: multilayer RNNs, the head-to-head comparison, PyTorch, performance
     "head_to_head_matched_hidden_size",
     "multilayer_bidirectional_forward",
+    "multilayer_residual_stack_forward",
     "multilayer_stack_backward",
     "multilayer_stack_forward",
+    "performance_gemm_flops",
+    "performance_lstm_cache_bytes",
+    "performance_lstm_gate_activations",
     "pytorch_lstm_from_torch",
 ]
