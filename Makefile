@@ -4,7 +4,8 @@
 #
 #   make book      build the HTML book into _build/html (notebooks executed, 0 warnings)
 #   make test      lint, unit tests, every notebook under nbval, strict book build,
-#                  HTML checks and the headless-Chromium browser test
+#                  HTML checks, the headless-Chromium browser test and the PDF edition
+#   make pdf       the whole book as one PDF, _build/pdf/book.pdf
 #   make lab       open the notebooks in JupyterLab
 #   make student   build the student edition (no solutions) into _build/student
 #   make bench     time rnnlib against PyTorch's CPU implementation
@@ -21,7 +22,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book test lint unit notebooks book-check chromium lab student bench clean
+.PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student bench clean
 
 setup: $(STAMP)
 
@@ -35,19 +36,22 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: chromium lint unit notebooks book-check
+test: chromium lint unit notebooks book-check pdf-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/pytest -m "not book and not browser" -n 2
+	$(BIN)/pytest -m "not book and not browser and not pdf" -n 2
 
 notebooks: $(STAMP)
 	$(BIN)/pytest --nbval-lax -p no:randomly book -n 2 --dist loadfile
 
 book-check: book chromium
 	$(BIN)/pytest -m "book or browser"
+
+pdf-check: pdf
+	$(BIN)/pytest -m pdf
 
 chromium:
 	@tools/ensure_chromium.sh
@@ -63,3 +67,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _build .jupyter_cache
+
+# The whole book as one PDF, printed by Debian's Chromium from the single-page edition
+# (the notebooks are not executed again: they come from .jupyter_cache).
+pdf: $(STAMP) chromium
+	$(BIN)/jupyter-book build . --builder singlehtml -n -W --keep-going
+	$(BIN)/python tools/make_pdf.py
