@@ -259,8 +259,62 @@ def test_clip_fails_without_raising_on_the_stub():
     assert result.status == "not-implemented"
 
 
+def test_clip_float64_for_float32_gradients_is_a_dtype_failure_with_a_hint():
+    def upcast(grads, max_norm):
+        norm = optim.global_norm(grads)
+        scale = np.float64(max_norm / norm if norm > max_norm else 1.0)
+        return {name: g * scale for name, g in grads.items()}, norm
+
+    result = checks.rnn_clip_grad_norm(upcast)
+    assert not result
+    assert result.status == "wrong-dtype"
+
+
+# ------------------------------------------------------------------------ value clipping
+
+
+def clip_by_value_solution(grads, clip_value):
+    return {name: np.clip(g, -clip_value, clip_value) for name, g in grads.items()}
+
+
+def test_clip_by_value_passes_on_a_solution():
+    assert checks.rnn_clip_by_value(clip_by_value_solution)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "words"),
+    [
+        (lambda g, c: {k: v * min(1.0, c / optim.global_norm(g)) for k, v in g.items()},
+         "np.clip(g, -clip_value, clip_value)"),
+        (lambda g, c: {k: np.minimum(v, c) for k, v in g.items()}, "negative entries"),
+        (lambda g, c: {k: np.minimum(np.abs(v), c) for k, v in g.items()}, "sign"),
+    ],
+)
+def test_clip_by_value_names_the_usual_mistakes(wrong, words):
+    result = checks.rnn_clip_by_value(wrong)
+    assert not result
+    assert words in result.hint
+
+
+def test_clip_by_value_float64_for_float32_is_a_dtype_failure():
+    def upcast(grads, clip_value):
+        return {k: np.clip(v.astype(np.float64), -clip_value, clip_value)
+                for k, v in grads.items()}
+
+    result = checks.rnn_clip_by_value(upcast)
+    assert not result
+    assert result.status == "wrong-dtype"
+
+
+def test_clip_by_value_fails_without_raising_on_the_stub():
+    result = checks.rnn_clip_by_value(stub)
+    assert not result
+    assert result.status == "not-implemented"
+
+
 def test_checks_do_not_raise_on_garbage():
     for check in (checks.rnn_step_forward, checks.rnn_step_backward,
-                  checks.rnn_truncated_bptt, checks.rnn_clip_grad_norm):
+                  checks.rnn_truncated_bptt, checks.rnn_clip_grad_norm,
+                  checks.rnn_clip_by_value):
         assert not check(None)
         assert not check(lambda *args: "not an array")

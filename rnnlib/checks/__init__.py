@@ -50,6 +50,7 @@ from rnnlib.checks.multilayer import (
     pytorch_lstm_from_torch,
 )
 from rnnlib.checks.rnn import (
+    rnn_clip_by_value,
     rnn_clip_grad_norm,
     rnn_step_backward,
     rnn_step_forward,
@@ -70,6 +71,7 @@ __all__ = [
     "sequences_stack",
     "sequences_unroll",
     # the basic RNN
+    "rnn_clip_by_value",
     "rnn_clip_grad_norm",
     "rnn_step_backward",
     "rnn_step_forward",

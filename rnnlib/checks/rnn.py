@@ -4,7 +4,8 @@
 - :func:`rnn_step_backward`: the gradients of that step;
 - :func:`rnn_truncated_bptt`: the parameter gradients of truncated backpropagation through
   time;
-- :func:`rnn_clip_grad_norm`: clipping all gradients by their global norm.
+- :func:`rnn_clip_grad_norm`: clipping all gradients by their global norm;
+- :func:`rnn_clip_by_value`: clipping every gradient entry to an interval.
 
 Each compares the learner's function with rnnlib's on a few fixed cases (float64 and
 float32, batch of one, zero state) and recognises the usual mistakes.
@@ -16,6 +17,7 @@ from rnnlib import optim, rnn
 from rnnlib.checks._core import Case, Mistake, run_check
 
 __all__ = [
+    "rnn_clip_by_value",
     "rnn_clip_grad_norm",
     "rnn_step_backward",
     "rnn_step_forward",
@@ -340,6 +342,60 @@ def rnn_clip_grad_norm(student_fn):
         _grads_case(1, 0.1, 5.0, label="global norm below max_norm"),
         _grads_case(2, 3.0, 2.0, dtype=np.float32, label="float32, norm above max_norm"),
     ]
+    def upcast(grads, max_norm):  # float32 * NumPy float64 scalar gives float64 (NEP 50)
+        norm = optim.global_norm(grads)
+        scale = np.float64(max_norm / norm if norm > max_norm else 1.0)
+        return {name: g * scale for name, g in grads.items()}, norm
+
+    hints.append(Mistake("float32 gradients returned as float64", upcast,
+                         "Multiplying a float32 array by a NumPy float64 number gives float64; "
+                         "scale by g.dtype.type(scale) to keep each array's dtype."))
     return run_check("rnn_clip_grad_norm", student_fn, cases, _reference_clip, hints=hints,
-                     output_name="(clipped, norm)", rtol=1e-5, atol=1e-7,
-                     check_dtype=False)
+                     output_name="(clipped, norm)", rtol=1e-5, atol=1e-7)
+
+
+def _reference_clip_by_value(grads, clip_value):
+    return {name: np.clip(g, -clip_value, clip_value) for name, g in grads.items()}
+
+
+def rnn_clip_by_value(student_fn):
+    """Check ``student_fn(grads, clip_value) -> clipped``, clipping every entry to an interval.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes a dict of gradient arrays and a threshold ``clip_value`` > 0; returns a new
+        dict with the same keys and arrays of the same shapes and dtypes, every entry
+        limited to ``[-clip_value, clip_value]``.
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def global_norm_instead(grads, clip_value):
+        clipped, _ = _reference_clip(grads, clip_value)
+        return clipped
+
+    def upper_side_only(grads, clip_value):
+        return {name: np.minimum(g, clip_value) for name, g in grads.items()}
+
+    def absolute_values(grads, clip_value):
+        return {name: np.minimum(np.abs(g), clip_value) for name, g in grads.items()}
+
+    hints = [
+        Mistake("clipping by the global norm", global_norm_instead,
+                "Value clipping treats every entry alone: np.clip(g, -clip_value, clip_value)."),
+        Mistake("only the upper side clipped", upper_side_only,
+                "Large negative entries must be limited too, to -clip_value."),
+        Mistake("the signs lost", absolute_values,
+                "Clipping keeps the sign of each entry: np.clip, not np.abs."),
+    ]
+    cases = [
+        _grads_case(0, 10.0, 1.0, label="large entries, clip_value 1"),
+        _grads_case(1, 0.1, 5.0, label="every entry inside the interval"),
+        _grads_case(2, 3.0, 2.0, dtype=np.float32, label="float32, clip_value 2"),
+    ]
+    return run_check("rnn_clip_by_value", student_fn, cases, _reference_clip_by_value,
+                     hints=hints, output_name="clipped", rtol=1e-6, atol=1e-7)
