@@ -213,6 +213,51 @@ def test_truncated_bptt_fails_without_raising_on_the_stub():
     assert result.status == "not-implemented"
 
 
+# ---------------------------------------------------------------------- two-step backward
+
+
+def two_step_solution(dY, dstate_T, X, h0, W, b):
+    D = X.shape[2]
+    z1 = np.concatenate([X[:, 0], h0], axis=1)
+    h1 = np.tanh(z1 @ W + b)
+    z2 = np.concatenate([X[:, 1], h1], axis=1)
+    h2 = np.tanh(z2 @ W + b)
+    da2 = (dY[:, 1] + dstate_T) * (1 - h2**2)
+    da1 = (dY[:, 0] + da2 @ W[D:].T) * (1 - h1**2)
+    dX = np.stack([da1 @ W[:D].T, da2 @ W[:D].T], axis=1)
+    return dX, da1 @ W[D:].T, z1.T @ da1 + z2.T @ da2, da1.sum(axis=0) + da2.sum(axis=0)
+
+
+def test_two_step_backward_passes_on_a_solution():
+    assert checks.rnn_two_step_backward(two_step_solution)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"first_output": False}, "dY[:, 0]"),
+        ({"final_state": False}, "dstate_T"),
+        ({"carry": False}, "W[D:].T"),
+        ({"both_steps": False}, "both steps"),
+    ],
+)
+def test_two_step_backward_names_the_usual_mistakes(options, words):
+    from rnnlib.checks.rnn import _two_step_manual
+
+    def wrong(*args):
+        return _two_step_manual(*args, **options)
+
+    result = checks.rnn_two_step_backward(wrong)
+    assert not result
+    assert words in result.hint
+
+
+def test_two_step_backward_fails_without_raising_on_the_stub():
+    result = checks.rnn_two_step_backward(stub)
+    assert not result
+    assert result.status == "not-implemented"
+
+
 # ------------------------------------------------------------------------------ clipping
 
 
@@ -315,6 +360,6 @@ def test_clip_by_value_fails_without_raising_on_the_stub():
 def test_checks_do_not_raise_on_garbage():
     for check in (checks.rnn_step_forward, checks.rnn_step_backward,
                   checks.rnn_truncated_bptt, checks.rnn_clip_grad_norm,
-                  checks.rnn_clip_by_value):
+                  checks.rnn_clip_by_value, checks.rnn_two_step_backward):
         assert not check(None)
         assert not check(lambda *args: "not an array")

@@ -55,6 +55,7 @@ from rnnlib.checks.rnn import (
     rnn_step_backward,
     rnn_step_forward,
     rnn_truncated_bptt,
+    rnn_two_step_backward,
 )
 from rnnlib.checks.sequences import sequences_stack, sequences_unroll
 
@@ -76,6 +77,7 @@ __all__ = [
     "rnn_step_backward",
     "rnn_step_forward",
     "rnn_truncated_bptt",
+    "rnn_two_step_backward",
     # the LSTM
     "lstm_coupled_step_forward",
     "lstm_peephole_step_forward",
