@@ -15,7 +15,8 @@ so the gradient that reaches :math:`h_k` from a loss at step :math:`t` has been 
 - :func:`set_spectral_radius`: rescale a square recurrent matrix to a chosen spectral radius;
 - :func:`one_unit_forward` and :func:`one_unit_loss_and_grads`: the one-unit network
   :math:`x_t = w\,\sigma(x_{t-1}) + b` of Pascanu, Mikolov and Bengio (2013), evaluated on a
-  whole grid of :math:`(w, b)` at once, with its gradient by backpropagation through time.
+  whole grid of :math:`(w, b)` at once, with its gradient by backpropagation through time
+  (their loss on :math:`\sigma(x_T)`, or a variant on :math:`x_T` itself).
 
 And for the LSTM chapter:
 
@@ -152,9 +153,9 @@ def one_unit_forward(w, b, *, x0=0.5, steps=50):
 
     Notes
     -----
-    This is the model of Pascanu, Mikolov and Bengio (2013, section 2.3) with no input: a
-    single sigmoid unit that feeds itself. For some :math:`(w, b)` it has one stable fixed
-    point, for others two; crossing the boundary between the two regimes moves
+    This is the recurrence of Pascanu, Mikolov and Bengio (2013, section 2.3) with no input:
+    a single sigmoid unit that feeds itself. For some :math:`(w, b)` it has one stable
+    fixed point, for others two; crossing the boundary between the two regimes moves
     :math:`x_T` abruptly, which is the "cliff" in the error surface.
     """
     steps = check_positive_int("steps", steps)
@@ -166,8 +167,8 @@ def one_unit_forward(w, b, *, x0=0.5, steps=50):
     return xs
 
 
-def one_unit_loss_and_grads(w, b, *, x0=0.5, steps=50, target=0.7):
-    r"""Loss :math:`(x_T - x^\ast)^2` of the one-unit network and its gradient in (w, b).
+def one_unit_loss_and_grads(w, b, *, x0=0.5, steps=50, target=0.7, sigmoid_output=False):
+    r"""Loss of the one-unit network after ``steps`` steps and its gradient in (w, b).
 
     Parameters
     ----------
@@ -178,17 +179,25 @@ def one_unit_loss_and_grads(w, b, *, x0=0.5, steps=50, target=0.7):
     steps : int, default 50
         Number of steps T.
     target : float, default 0.7
-        Target :math:`x^\ast` for the final state.
+        Target :math:`y^\ast` of the output.
+    sigmoid_output : bool, default False
+        If True the output is :math:`y = \sigma(x_T)`, as in Pascanu, Mikolov and Bengio
+        (2013, section 2.3, whose error surface is :math:`(\sigma(x_{50}) - 0.7)^2` with
+        :math:`x_0 = 0.5`, the defaults here). If False the output is the state itself,
+        :math:`y = x_T`: a variant whose loss is not bounded, so the cliff is taller.
 
     Returns
     -------
     loss, dw, db : numpy.ndarray, shape S
-        The loss and its partial derivatives with respect to ``w`` and ``b``.
+        The loss :math:`(y - y^\ast)^2` and its partial derivatives with respect to ``w``
+        and ``b``.
 
     Notes
     -----
-    Backpropagation through time for a scalar state: with :math:`\bar x_T = 2(x_T - x^\ast)`,
-    going from :math:`t = T` down to 1,
+    Backpropagation through time for a scalar state: with
+    :math:`\bar x_T = 2(y - y^\ast)\, \partial y / \partial x_T` (the last factor is
+    :math:`\sigma'(x_T)` with the sigmoid output, 1 without), going from :math:`t = T`
+    down to 1,
 
     .. math::
 
@@ -198,10 +207,17 @@ def one_unit_loss_and_grads(w, b, *, x0=0.5, steps=50, target=0.7):
 
     Each step multiplies :math:`\bar x` by :math:`w \sigma'(x_{t-1})`, the one-unit Jacobian.
     """
+    if not isinstance(sigmoid_output, (bool, np.bool_)):
+        raise ValueError(f"sigmoid_output: expected True or False, got {sigmoid_output!r}")
     xs = one_unit_forward(w, b, x0=x0, steps=steps)
     w = np.broadcast_to(np.asarray(w, dtype=float), xs.shape[1:])
-    loss = (xs[-1] - target) ** 2
-    dx = 2 * (xs[-1] - target)
+    if sigmoid_output:
+        y = sigmoid(xs[-1])
+        loss = (y - target) ** 2
+        dx = 2 * (y - target) * sigmoid_grad_from_output(y)
+    else:
+        loss = (xs[-1] - target) ** 2
+        dx = 2 * (xs[-1] - target)
     dw = np.zeros_like(loss)
     db = np.zeros_like(loss)
     for t in range(steps, 0, -1):

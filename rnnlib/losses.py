@@ -6,10 +6,13 @@ to the prediction, ready to be passed down into the output layer's backward pass
 An *item* is one prediction: one time step of one sequence for outputs of shape
 ``(N, T, V)``, one sequence for outputs of shape ``(N, V)``. Both losses are the **mean over
 the items that count**: all of them, or those selected by a ``mask`` of shape ``(N, T)``
-(or ``(N,)``). A mask lets a batch hold sequences of different lengths (padding is masked
-out) and lets a task score only some steps (the copy task scores only the recall phase).
-Because the loss is a mean, its size does not depend on the batch size or the sequence
-length, so one learning rate suits all of them.
+(or ``(N,)``); the squared error also averages over the V outputs of an item. So for
+predictions (N, T, V) the mean squared error divides by N*T*V and cross-entropy by N*T (the
+book's equation ``rnn-loss``); for a many-to-one task, whose predictions are (N, V), they
+divide by N*V and N. A mask lets a batch hold sequences of different lengths (padding is
+masked out) and lets a task score only some steps (the copy task scores only the recall
+phase). Because the loss is a mean, its size does not depend on the batch size or the
+sequence length, so one learning rate suits all of them.
 
 Dimension letters: N batch, T time, V output size (number of classes for cross-entropy).
 """

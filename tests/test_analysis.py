@@ -113,6 +113,38 @@ def test_one_unit_gradients_match_finite_differences():
     assert loss.shape == (4,)
 
 
+@pytest.mark.parametrize("steps", [20, 50])
+def test_one_unit_sigmoid_output_gradients_match_finite_differences(steps):
+    w = np.array([-3.0, 1.0, 5.0, 6.0, 9.0])
+    b = np.array([1.0, -0.5, -2.0, -3.0, -4.5])
+    loss, dw, db = analysis.one_unit_loss_and_grads(w, b, steps=steps, sigmoid_output=True)
+
+    def loss_at(w, b):
+        return analysis.one_unit_loss_and_grads(w, b, steps=steps, sigmoid_output=True)[0]
+
+    eps = 1e-6
+    np.testing.assert_allclose(dw, (loss_at(w + eps, b) - loss_at(w - eps, b)) / (2 * eps),
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(db, (loss_at(w, b + eps) - loss_at(w, b - eps)) / (2 * eps),
+                               rtol=1e-5, atol=1e-9)
+
+
+def test_one_unit_sigmoid_output_is_the_published_loss():
+    # (sigma(x_T) - 0.7)^2 from the recursion itself, bounded by 0.7^2 < 0.49 + 0.01
+    w, b = np.meshgrid(np.linspace(-2, 10, 7), np.linspace(-6, 2, 5))
+    loss, _, _ = analysis.one_unit_loss_and_grads(w, b, sigmoid_output=True)
+    xs = analysis.one_unit_forward(w, b, x0=0.5, steps=50)
+    np.testing.assert_allclose(loss, (1 / (1 + np.exp(-xs[-1])) - 0.7) ** 2, rtol=1e-12)
+    assert loss.max() < 0.49
+    plain, _, _ = analysis.one_unit_loss_and_grads(w, b)
+    assert not np.allclose(plain, loss)  # the variant without the sigmoid differs
+
+
+def test_one_unit_sigmoid_output_must_be_a_bool():
+    with pytest.raises(ValueError, match="sigmoid_output"):
+        analysis.one_unit_loss_and_grads(6.0, -3.0, sigmoid_output="yes")
+
+
 def test_one_unit_steps_must_be_positive():
     with pytest.raises(ValueError, match="steps"):
         analysis.one_unit_forward(1.0, 0.0, steps=0)

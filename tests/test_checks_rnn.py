@@ -213,6 +213,51 @@ def test_truncated_bptt_fails_without_raising_on_the_stub():
     assert result.status == "not-implemented"
 
 
+# ---------------------------------------------------------------------- two-step backward
+
+
+def two_step_solution(dY, dstate_T, X, h0, W, b):
+    D = X.shape[2]
+    z1 = np.concatenate([X[:, 0], h0], axis=1)
+    h1 = np.tanh(z1 @ W + b)
+    z2 = np.concatenate([X[:, 1], h1], axis=1)
+    h2 = np.tanh(z2 @ W + b)
+    da2 = (dY[:, 1] + dstate_T) * (1 - h2**2)
+    da1 = (dY[:, 0] + da2 @ W[D:].T) * (1 - h1**2)
+    dX = np.stack([da1 @ W[:D].T, da2 @ W[:D].T], axis=1)
+    return dX, da1 @ W[D:].T, z1.T @ da1 + z2.T @ da2, da1.sum(axis=0) + da2.sum(axis=0)
+
+
+def test_two_step_backward_passes_on_a_solution():
+    assert checks.rnn_two_step_backward(two_step_solution)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"first_output": False}, "dY[:, 0]"),
+        ({"final_state": False}, "dstate_T"),
+        ({"carry": False}, "W[D:].T"),
+        ({"both_steps": False}, "both steps"),
+    ],
+)
+def test_two_step_backward_names_the_usual_mistakes(options, words):
+    from rnnlib.checks.rnn import _two_step_manual
+
+    def wrong(*args):
+        return _two_step_manual(*args, **options)
+
+    result = checks.rnn_two_step_backward(wrong)
+    assert not result
+    assert words in result.hint
+
+
+def test_two_step_backward_fails_without_raising_on_the_stub():
+    result = checks.rnn_two_step_backward(stub)
+    assert not result
+    assert result.status == "not-implemented"
+
+
 # ------------------------------------------------------------------------------ clipping
 
 
@@ -259,8 +304,62 @@ def test_clip_fails_without_raising_on_the_stub():
     assert result.status == "not-implemented"
 
 
+def test_clip_float64_for_float32_gradients_is_a_dtype_failure_with_a_hint():
+    def upcast(grads, max_norm):
+        norm = optim.global_norm(grads)
+        scale = np.float64(max_norm / norm if norm > max_norm else 1.0)
+        return {name: g * scale for name, g in grads.items()}, norm
+
+    result = checks.rnn_clip_grad_norm(upcast)
+    assert not result
+    assert result.status == "wrong-dtype"
+
+
+# ------------------------------------------------------------------------ value clipping
+
+
+def clip_by_value_solution(grads, clip_value):
+    return {name: np.clip(g, -clip_value, clip_value) for name, g in grads.items()}
+
+
+def test_clip_by_value_passes_on_a_solution():
+    assert checks.rnn_clip_by_value(clip_by_value_solution)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "words"),
+    [
+        (lambda g, c: {k: v * min(1.0, c / optim.global_norm(g)) for k, v in g.items()},
+         "np.clip(g, -clip_value, clip_value)"),
+        (lambda g, c: {k: np.minimum(v, c) for k, v in g.items()}, "negative entries"),
+        (lambda g, c: {k: np.minimum(np.abs(v), c) for k, v in g.items()}, "sign"),
+    ],
+)
+def test_clip_by_value_names_the_usual_mistakes(wrong, words):
+    result = checks.rnn_clip_by_value(wrong)
+    assert not result
+    assert words in result.hint
+
+
+def test_clip_by_value_float64_for_float32_is_a_dtype_failure():
+    def upcast(grads, clip_value):
+        return {k: np.clip(v.astype(np.float64), -clip_value, clip_value)
+                for k, v in grads.items()}
+
+    result = checks.rnn_clip_by_value(upcast)
+    assert not result
+    assert result.status == "wrong-dtype"
+
+
+def test_clip_by_value_fails_without_raising_on_the_stub():
+    result = checks.rnn_clip_by_value(stub)
+    assert not result
+    assert result.status == "not-implemented"
+
+
 def test_checks_do_not_raise_on_garbage():
     for check in (checks.rnn_step_forward, checks.rnn_step_backward,
-                  checks.rnn_truncated_bptt, checks.rnn_clip_grad_norm):
+                  checks.rnn_truncated_bptt, checks.rnn_clip_grad_norm,
+                  checks.rnn_clip_by_value, checks.rnn_two_step_backward):
         assert not check(None)
         assert not check(lambda *args: "not an array")

@@ -58,7 +58,7 @@ def test_check_gradients_accepts_right_and_flags_wrong_gradients(rng):
     wrong = {"w": right["w"], "v": 1.01 * right["v"]}
     errors = check_gradients(loss, {"w": w, "v": v}, wrong)
     assert errors["w"] < 1e-8 and errors["v"] > 1e-3
-    with pytest.raises(AssertionError, match=r"relative error above 1e-06 for v: "):
+    with pytest.raises(AssertionError, match=r"relative error above 1e-07 for v: "):
         assert_gradients_close(loss, {"w": w, "v": v}, wrong)
     assert assert_gradients_close(loss, {"w": w, "v": v}, right)["v"] < 1e-8
 
@@ -106,3 +106,33 @@ def test_bad_arguments():
         check_gradients(lambda: 0.0, {"v": x}, {})
     with pytest.raises(ValueError, match=r"analytic\['v'\]: expected shape \(3,\), got \(2,\)"):
         check_gradients(lambda: 0.0, {"v": x}, {"v": np.zeros(2)})
+
+
+def test_default_tolerance_is_the_books_and_a_tanh_derivative_bug_exceeds_it_by_far():
+    import inspect
+
+    from rnnlib import rnn
+
+    assert inspect.signature(assert_gradients_close).parameters["tol"].default == 1e-7
+    rng = np.random.default_rng(4)
+    X, params = rng.normal(size=(2, 5, 3)), rnn.init_params(3, 4, rng=rng)
+    G = rng.normal(size=(2, 5, 4))
+    Y, _, cache = rnn.forward(X, None, params)
+
+    def loss():
+        return float(np.sum(rnn.forward(X, None, params)[0] * G))
+
+    _, _, right = rnn.backward(G, None, cache)
+    assert max(check_gradients(loss, params, right).values()) < 1e-7
+    # the same BPTT with tanh'(a) taken as 1 - a**2 from the pre-activation
+    H_prev = np.concatenate([np.zeros((2, 1, 4)), Y[:, :-1]], axis=1)
+    Z = np.concatenate([X, H_prev], axis=2)
+    A = Z @ params["W"] + params["b"]
+    dA, dh = np.zeros_like(Y), np.zeros((2, 4))
+    for t in reversed(range(5)):
+        dA[:, t] = (G[:, t] + dh) * (1 - A[:, t] ** 2)
+        dh = dA[:, t] @ params["W"][3:].T
+    wrong = {"W": np.einsum("ntd,nth->dh", Z, dA), "b": dA.sum(axis=(0, 1))}
+    assert min(check_gradients(loss, params, wrong).values()) > 1e-3
+    with pytest.raises(AssertionError, match="relative error above 1e-07"):
+        assert_gradients_close(loss, params, wrong)

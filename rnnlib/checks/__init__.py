@@ -54,10 +54,12 @@ from rnnlib.checks.multilayer import (
     pytorch_lstm_from_torch,
 )
 from rnnlib.checks.rnn import (
+    rnn_clip_by_value,
     rnn_clip_grad_norm,
     rnn_step_backward,
     rnn_step_forward,
     rnn_truncated_bptt,
+    rnn_two_step_backward,
 )
 from rnnlib.checks.sequences import sequences_stack, sequences_unroll
 
@@ -74,10 +76,12 @@ __all__ = [
     "sequences_stack",
     "sequences_unroll",
     # the basic RNN
+    "rnn_clip_by_value",
     "rnn_clip_grad_norm",
     "rnn_step_backward",
     "rnn_step_forward",
     "rnn_truncated_bptt",
+    "rnn_two_step_backward",
     # the LSTM
     "lstm_coupled_step_forward",
     "lstm_peephole_step_forward",

@@ -2,9 +2,12 @@
 
 - :func:`rnn_step_forward`: one forward step, ``h = tanh([x, h_prev] @ W + b)``;
 - :func:`rnn_step_backward`: the gradients of that step;
+- :func:`rnn_two_step_backward`: backpropagation through two steps, where the gradient of
+  the first state has two sources;
 - :func:`rnn_truncated_bptt`: the parameter gradients of truncated backpropagation through
   time;
-- :func:`rnn_clip_grad_norm`: clipping all gradients by their global norm.
+- :func:`rnn_clip_grad_norm`: clipping all gradients by their global norm;
+- :func:`rnn_clip_by_value`: clipping every gradient entry to an interval.
 
 Each compares the learner's function with rnnlib's on a few fixed cases (float64 and
 float32, batch of one, zero state) and recognises the usual mistakes.
@@ -16,10 +19,12 @@ from rnnlib import optim, rnn
 from rnnlib.checks._core import Case, Mistake, run_check
 
 __all__ = [
+    "rnn_clip_by_value",
     "rnn_clip_grad_norm",
     "rnn_step_backward",
     "rnn_step_forward",
     "rnn_truncated_bptt",
+    "rnn_two_step_backward",
 ]
 
 
@@ -174,6 +179,100 @@ def rnn_step_backward(student_fn):
     return run_check("rnn_step_backward", student_fn, _backward_cases(),
                      _reference_step_backward, hints=hints,
                      output_name="(dx, dh_prev, dW, db)", rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- two-step backward
+
+
+def _two_step_case(seed, N, D, H, dtype=np.float64, with_dstate=True):
+    rng = np.random.default_rng(seed)
+    dY = rng.normal(size=(N, 2, H)).astype(dtype)
+    dstate_T = rng.normal(size=(N, H)).astype(dtype) if with_dstate else np.zeros((N, H), dtype)
+    X = rng.normal(size=(N, 2, D)).astype(dtype)
+    h0 = rng.uniform(-1, 1, size=(N, H)).astype(dtype)
+    W = rng.normal(scale=0.7, size=(D + H, H)).astype(dtype)
+    b = rng.normal(scale=0.3, size=(H,)).astype(dtype)
+    label = f"N={N}, D={D}, H={H}" + ("" if with_dstate else ", dstate_T = 0")
+    if dtype != np.float64:
+        label += f", {np.dtype(dtype).name}"
+    return Case((dY, dstate_T, X, h0, W, b), label=label)
+
+
+def _reference_two_step(dY, dstate_T, X, h0, W, b):
+    _, _, cache = rnn.forward(X, h0, {"W": W, "b": b})
+    dX, dh0, grads = rnn.backward(dY, dstate_T, cache)
+    return dX, dh0, grads["W"], grads["b"]
+
+
+def _two_step_manual(dY, dstate_T, X, h0, W, b, *, first_output=True, final_state=True,
+                     carry=True, both_steps=True):
+    """Two steps of BPTT with some of its terms switched off (for the usual mistakes)."""
+    D = X.shape[2]
+    z1 = np.concatenate([X[:, 0], h0], axis=1)
+    h1 = np.tanh(z1 @ W + b)
+    z2 = np.concatenate([X[:, 1], h1], axis=1)
+    h2 = np.tanh(z2 @ W + b)
+    dh2 = dY[:, 1] + (dstate_T if final_state else 0)
+    da2 = dh2 * (1 - h2**2)
+    dz2 = da2 @ W.T
+    dh1 = (dY[:, 0] if first_output else 0) + (dz2[:, D:] if carry else 0)
+    da1 = dh1 * (1 - h1**2)
+    dz1 = da1 @ W.T
+    dW = z2.T @ da2 + (z1.T @ da1 if both_steps else 0)
+    db = da2.sum(axis=0) + (da1.sum(axis=0) if both_steps else 0)
+    dX = np.stack([dz1[:, :D], dz2[:, :D]], axis=1)
+    return dX, dz1[:, D:], dW, db
+
+
+def rnn_two_step_backward(student_fn):
+    """Check ``student_fn(dY, dstate_T, X, h0, W, b) -> (dX, dh0, dW, db)``, BPTT over T = 2.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes dY (N, 2, H), the gradient reaching each step's output h_1, h_2; dstate_T
+        (N, H), the gradient reaching the final state h_2 from outside the sequence; the
+        inputs X (N, 2, D); the initial state h0 (N, H); W (D+H, H) and b (H,). Returns
+        dX (N, 2, D), dh0 (N, H), dW (D+H, H) and db (H,), in the dtype of the inputs.
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def no_first_output(*args):
+        return _two_step_manual(*args, first_output=False)
+
+    def no_final_state(*args):
+        return _two_step_manual(*args, final_state=False)
+
+    def not_carried(*args):
+        return _two_step_manual(*args, carry=False)
+
+    def last_step_only(*args):
+        return _two_step_manual(*args, both_steps=False)
+
+    hints = [
+        Mistake("h_1's gradient without dY[:, 0]", no_first_output,
+                "h_1 is used twice, by its output and by step 2: "
+                "dh_1 = dY[:, 0] + (gradient from step 2)."),
+        Mistake("dstate_T ignored", no_final_state,
+                "The final state h_2 is also used outside the sequence: "
+                "dh_2 = dY[:, 1] + dstate_T."),
+        Mistake("no gradient carried from step 2 back to h_1", not_carried,
+                "Step 2 reads h_1 through W_h = W[D:]: add da_2 @ W[D:].T to dh_1."),
+        Mistake("dW and db from step 2 only", last_step_only,
+                "W and b are used at both steps: add the gradients of both."),
+    ]
+    cases = [
+        _two_step_case(0, 2, 3, 4),
+        _two_step_case(1, 1, 2, 3, with_dstate=False),
+        _two_step_case(2, 3, 2, 2),
+        _two_step_case(3, 2, 3, 3, dtype=np.float32),
+    ]
+    return run_check("rnn_two_step_backward", student_fn, cases, _reference_two_step,
+                     hints=hints, output_name="(dX, dh0, dW, db)", rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------------ truncated BPTT
@@ -340,6 +439,60 @@ def rnn_clip_grad_norm(student_fn):
         _grads_case(1, 0.1, 5.0, label="global norm below max_norm"),
         _grads_case(2, 3.0, 2.0, dtype=np.float32, label="float32, norm above max_norm"),
     ]
+    def upcast(grads, max_norm):  # float32 * NumPy float64 scalar gives float64 (NEP 50)
+        norm = optim.global_norm(grads)
+        scale = np.float64(max_norm / norm if norm > max_norm else 1.0)
+        return {name: g * scale for name, g in grads.items()}, norm
+
+    hints.append(Mistake("float32 gradients returned as float64", upcast,
+                         "Multiplying a float32 array by a NumPy float64 number gives float64; "
+                         "scale by g.dtype.type(scale) to keep each array's dtype."))
     return run_check("rnn_clip_grad_norm", student_fn, cases, _reference_clip, hints=hints,
-                     output_name="(clipped, norm)", rtol=1e-5, atol=1e-7,
-                     check_dtype=False)
+                     output_name="(clipped, norm)", rtol=1e-5, atol=1e-7)
+
+
+def _reference_clip_by_value(grads, clip_value):
+    return {name: np.clip(g, -clip_value, clip_value) for name, g in grads.items()}
+
+
+def rnn_clip_by_value(student_fn):
+    """Check ``student_fn(grads, clip_value) -> clipped``, clipping every entry to an interval.
+
+    Parameters
+    ----------
+    student_fn : callable
+        Takes a dict of gradient arrays and a threshold ``clip_value`` > 0; returns a new
+        dict with the same keys and arrays of the same shapes and dtypes, every entry
+        limited to ``[-clip_value, clip_value]``.
+
+    Returns
+    -------
+    CheckResult
+        Truthy only when every case passes; the verdict is printed.
+    """
+
+    def global_norm_instead(grads, clip_value):
+        clipped, _ = _reference_clip(grads, clip_value)
+        return clipped
+
+    def upper_side_only(grads, clip_value):
+        return {name: np.minimum(g, clip_value) for name, g in grads.items()}
+
+    def absolute_values(grads, clip_value):
+        return {name: np.minimum(np.abs(g), clip_value) for name, g in grads.items()}
+
+    hints = [
+        Mistake("clipping by the global norm", global_norm_instead,
+                "Value clipping treats every entry alone: np.clip(g, -clip_value, clip_value)."),
+        Mistake("only the upper side clipped", upper_side_only,
+                "Large negative entries must be limited too, to -clip_value."),
+        Mistake("the signs lost", absolute_values,
+                "Clipping keeps the sign of each entry: np.clip, not np.abs."),
+    ]
+    cases = [
+        _grads_case(0, 10.0, 1.0, label="large entries, clip_value 1"),
+        _grads_case(1, 0.1, 5.0, label="every entry inside the interval"),
+        _grads_case(2, 3.0, 2.0, dtype=np.float32, label="float32, clip_value 2"),
+    ]
+    return run_check("rnn_clip_by_value", student_fn, cases, _reference_clip_by_value,
+                     hints=hints, output_name="clipped", rtol=1e-6, atol=1e-7)
