@@ -14,6 +14,7 @@ Run: ``.venv/bin/python tools/make_pdf.py [--html DIR] [--out FILE]``.
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -162,7 +163,11 @@ PREPARE = r"""
     }
   }
   toc.append(list);
-  return names;
+  // each chapter's sections (its h3 headings after re-levelling), for the bookmarks
+  const sections = chapters.map((c) =>
+    Array.from(c.querySelectorAll(":scope > section > h3")).map((h) =>
+      h.textContent.replace(/\s+/g, " ").trim()));
+  return {names, sections};
 }
 """
 
@@ -171,40 +176,75 @@ FOOTER = ('<div style="font-size:8pt;width:100%;text-align:center;color:#555">'
 
 
 def _outline(pdf_path):
-    """(title, depth, first page from 1) of every entry of the PDF's outline, and the page count."""
+    """(title, first page from 1) of every entry of the PDF's outline, and the page count."""
     from pypdf import PdfReader
 
     reader = PdfReader(pdf_path)
     found = []
 
-    def walk(items, depth):
+    def walk(items):
         for item in items:
             if isinstance(item, list):
-                walk(item, depth + 1)
+                walk(item)
             else:
-                found.append((item.title, depth, reader.get_destination_page_number(item) + 1))
+                found.append((item.title, reader.get_destination_page_number(item) + 1))
 
-    walk(reader.outline, 0)
+    walk(reader.outline)
     return found, len(reader.pages)
+
+
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)*)\.\s")
+
+
+def _page_of(heading, entries):
+    """The page of a heading, looked up in Chromium's outline of the print.
+
+    Chromium names each heading by its text, sometimes twice over ("4.3. 4.3. A bound ...")
+    and with line breaks dropped, so a numbered heading is found by its number and an
+    unnumbered one by its text without spaces.
+    """
+    number = _NUMBER.match(heading)
+    for title, page in entries:
+        if number:
+            found = _NUMBER.match(title)
+            if found and found.group(1) == number.group(1):
+                return page
+        elif _squash(heading) in _squash(title):
+            return page
+    raise RuntimeError(f"{heading!r} is not in the PDF's outline")
 
 
 def _squash(text):
     return "".join(text.split())
 
 
-def _chapter_pages(chapters, outline):
-    """The page each chapter starts on, found by its title among the outline's chapters."""
-    entries = [(title, page) for title, depth, page in outline if depth == 1]
-    pages, start = [], 0
-    for name in chapters:
-        for k in range(start, len(entries)):
-            if _squash(name) in _squash(entries[k][0]):
-                pages.append(entries[k][1])
-                start = k + 1
-                break
-        else:
-            raise RuntimeError(f"chapter {name!r} is not in the PDF's outline")
-    return pages
+def _chapter_pages(chapters, entries):
+    """The page each chapter starts on."""
+    return [_page_of(name, entries) for name in chapters]
+
+
+def _write_outline(path, entries, *, intro, parts, chapters, sections):
+    """Replace Chromium's flat outline by part > chapter > section bookmarks."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(path))
+    if "/Outlines" in writer._root_object:
+        del writer._root_object["/Outlines"]
+    writer.add_outline_item(intro, entries[0][1] - 1)
+    k = 0
+    for part in parts:
+        first = _page_of(chapters[k], entries)
+        parent = writer.add_outline_item(part["caption"], first - 2)  # its own page before
+        for _ in range(part["chapters"]):
+            chapter = writer.add_outline_item(chapters[k], _page_of(chapters[k], entries) - 1,
+                                              parent=parent)
+            for heading in sections[k]:
+                writer.add_outline_item(heading, _page_of(heading, entries) - 1,
+                                        parent=chapter)
+            k += 1
+    writer.page_mode = "/UseOutlines"
+    with open(path, "wb") as handle:
+        writer.write(handle)
 
 
 def parts_of(toc):
@@ -253,20 +293,25 @@ def make_pdf(html_dir, out, *, title, subtitle, parts, root="book/intro"):
                        margin={"top": "16mm", "bottom": "18mm", "left": "15mm",
                                "right": "15mm"})
         arguments = {"title": title, "subtitle": subtitle, "parts": parts, "pages": None}
-        chapters = page.evaluate(PREPARE, arguments)
+        found = page.evaluate(PREPARE, arguments)
+        chapters, sections = found["names"], found["sections"]
         page.pdf(path=str(out), **options)
-        outline, _ = _outline(out)
-        pages = _chapter_pages(chapters, outline)
+        entries, _ = _outline(out)
+        pages = _chapter_pages(chapters, entries)
         page.evaluate(PREPARE, {**arguments, "pages": pages})
         page.pdf(path=str(out), **options)
-        check, total = _outline(out)
-        if _chapter_pages(chapters, check) != pages:
+        entries, total = _outline(out)
+        if _chapter_pages(chapters, entries) != pages:
             raise RuntimeError("the chapters moved between the two prints: "
                                "the table of contents would be wrong")
+        intro_title = page.evaluate(
+            "() => (document.querySelector('article h1:not(.pdf-part)') || {}).textContent")
         browser.close()
     if outside:
         raise RuntimeError(f"the page asked for {len(outside)} resources from outside the "
                            f"book, e.g. {outside[0]}")
+    _write_outline(out, entries, intro=(intro_title or title).replace("#", "").strip(),
+                   parts=parts, chapters=chapters, sections=sections)
     _set_metadata(out, title)
     return {"pages": total, "chapters": dict(zip(chapters, pages, strict=True))}
 
