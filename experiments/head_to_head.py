@@ -197,8 +197,9 @@ class Task:
     ----------
     name : {"adding", "copy", "reber"}
     lag : int
-        Adding problem: the sequence length T (the second marked value lies in the first
-        half, so the answer must be held for at least T/2 steps). Copy task: the delay
+        Adding problem: the sequence length T (the first marked value lies in the first
+        half and the second in the second half, so the first must be held for at least
+        T/2 steps). Copy task: the delay
         between the last symbol read and the first one recalled. Embedded Reber grammar:
         the minimum string length (the two T/P symbols that must match are length - 3
         steps apart).
