@@ -13,8 +13,11 @@ The book page ``book/lstm_experiments.ipynb`` loads what this script writes:
 - ``experiments/lstm_reber_weights.npz``: the trained stream models of seed 0 (one with and
   one without forget gate), which the page evaluates on fresh test streams.
 
-Run from the repository root (about 20 minutes on one core; ``--part`` runs one half, so the
-two halves can run in parallel and are merged at the end)::
+Run from the repository root. The results file records how long the run took
+(``"seconds"``) and, under ``"provenance"``, the command, the number of cores and the thread
+settings (``OMP_NUM_THREADS`` and the like) it ran with; the book page prints them.
+``--part`` runs one half, so the two halves can run in parallel and are merged at the end
+(the merged ``"seconds"`` is the sum of the two halves)::
 
     .venv/bin/python experiments/lstm_reber.py                 # everything
     .venv/bin/python experiments/lstm_reber.py --part reber-lstm

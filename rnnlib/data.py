@@ -343,6 +343,17 @@ def reber_string(rng=None):
     final ``E``. The symbols S, X, V, T and P each label two edges, so one symbol alone does
     not tell where in the graph the string is; but the graph is deterministic (the two
     edges leaving a node carry different symbols), so the whole prefix does.
+
+    The graph, with its nodes numbered 0 to 6 (``_REBER_GRAPH``); each edge is written
+    ``node --symbol--> next node``, and a string starts at node 0 and ends after the ``E``::
+
+        0 --B--> 1
+        1 --T--> 2    1 --P--> 3
+        2 --S--> 2    2 --X--> 4
+        3 --T--> 3    3 --V--> 5
+        4 --X--> 3    4 --S--> 6
+        5 --P--> 4    5 --V--> 6
+        6 --E--> end
     """
     rng = resolve_rng(rng)
     node, out = 0, []
