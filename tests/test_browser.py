@@ -238,3 +238,31 @@ def test_screenshot_of_the_first_chapter(visits):
     assert data.startswith(b"\x89PNG")
     height = int.from_bytes(data[20:24], "big")  # from the PNG header
     assert height > 900, "the screenshot should hold the whole page, not just the viewport"
+
+
+def test_dark_theme_switches_without_console_errors(browser):
+    """The theme button switches the first chapter to the dark theme: the page says so, its
+    text turns light, its figures stay visible, and the console shows no error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((HTML / f"{FIRST_CHAPTER}.html").as_uri(), wait_until="load")
+        for _ in range(3):  # the button cycles light -> dark -> auto
+            if page.evaluate("() => document.documentElement.dataset.theme") == "dark":
+                break
+            page.locator(".theme-switch-button").first.click()
+            page.wait_for_timeout(200)
+        assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+        colour = page.evaluate(
+            "() => getComputedStyle(document.querySelector('article p')).color")
+        channels = [int(c) for c in colour[colour.index("(") + 1:-1].split(",")[:3]]
+        assert sum(channels) / 3 > 128, f"the text stays dark on the dark theme: {colour}"
+        images = page.evaluate(IMAGES)
+        assert any(i["naturalWidth"] > 0 and not i["hidden"] for i in images)
+        page.wait_for_timeout(300)
+        assert not errors, errors
+    finally:
+        context.close()
