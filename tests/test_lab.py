@@ -31,11 +31,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 CHAPTER = "sequences"  # has precomputed sliders, and text telling the reader to try a live one
 LIVE_SLIDER = "widgets.live_slider(draw_memory, (0.3, 2.5))"
 RUN_TIMEOUT_S = 240
@@ -149,8 +149,7 @@ def session(lab):
     outside = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--headless", "--no-sandbox", "--disable-gpu",
-                                           "--disable-background-networking", "--no-first-run"])
+                                     args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1300, "height": 900})
 
         def route(r):
