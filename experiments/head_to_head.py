@@ -302,11 +302,12 @@ def run_one(task, arch, seed, config, validation, test):
     Returns
     -------
     dict
-        ``task``, ``lag``, ``arch``, ``seed``; ``solved`` (bool, the success criterion met on
-        the validation set); ``steps`` and ``sequences`` (training steps and sequences used,
-        up to success or to the budget); ``validation_correct`` and ``test_correct``
-        (fractions of sequences processed correctly at the end); ``final_loss`` (mean
-        training loss of the last ``eval_every`` steps); ``seconds``.
+        ``task``, ``lag``, ``arch``, ``seed``; ``solved`` (bool, the success
+        criterion met on the validation set); ``steps`` and ``sequences`` (training
+        steps and sequences used, up to success or to the budget);
+        ``validation_correct`` and ``test_correct`` (fractions of sequences processed
+        correctly at the end); ``final_loss`` (mean training loss of the last
+        ``eval_every`` steps); ``seconds``.
     """
     model = build_model(arch, task, seed)
     start = time.perf_counter()
@@ -315,15 +316,19 @@ def run_one(task, arch, seed, config, validation, test):
         # Not measured before training (step 0): an untrained network never succeeds.
         return None if step == 0 else float(task.correct(model, validation).mean())
 
-    history = fit(model, task.training_batch, Adam(config["learning_rate"]),
-                  config["max_steps"], clip=config["clip"], progress=False,
-                  callback=validation_score, eval_every=config["eval_every"],
-                  stop_when=lambda score: score is not None and score >= config["threshold"],
-                  loss=task.loss, last_only=task.last_only, rng=np.random.default_rng(1000 + seed))
+    history = fit(
+        model, task.training_batch, Adam(config["learning_rate"]), config["max_steps"],
+        clip=config["clip"], progress=False, callback=validation_score,
+        eval_every=config["eval_every"],
+        stop_when=lambda score: score is not None and score >= config["threshold"],
+        loss=task.loss, last_only=task.last_only,
+        rng=np.random.default_rng(1000 + seed),
+    )
     solved = history["stopped_at"] is not None
     steps = len(history["loss"])
     valid_score = history["callback"][-1][1]
-    last = steps % config["eval_every"] or config["eval_every"]  # steps since the last check
+    # the steps since the last check
+    last = steps % config["eval_every"] or config["eval_every"]
     losses = history["loss"][-last:]
     return {
         "task": task.name,

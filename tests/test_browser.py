@@ -6,6 +6,9 @@ outside, the console shows no error (this catches, for instance, a duplicated
 ``THEBE_JS_URL`` declaration or the widget manager calling MathJax 2's ``MathJax.Hub``),
 its math is typeset by MathJax (no raw ``$$`` or ``\\[`` left), its images are loaded and
 visible, and, on pages with a precomputed slider, moving the slider changes the figure.
+The layout is checked at two widths: on a desktop screen (1280 px) no code block or printed
+output needs a horizontal scroll bar (the 88-character lines fit) and the page itself never
+scrolls sideways; on a phone (390 px) code may scroll inside its block, the page may not.
 A full-page screenshot of the first chapter is saved under _build/screenshots/.
 
 Run after `make book`: ``.venv/bin/pytest -m browser`` (``make book-check`` does both).
@@ -78,6 +81,24 @@ WIDGET_IMAGE_PIXELS = """
   return canvas.toDataURL("image/png");
 }
 """
+
+
+# Code blocks and printed outputs wider than their box, and the page's own overflow.
+OVERFLOW = """
+() => {
+  const root = document.documentElement;
+  const wide = Array.from(document.querySelectorAll("article pre"))
+    .filter((pre) => pre.getClientRects().length && pre.scrollWidth > pre.clientWidth + 1)
+    .map((pre) => {
+      const lines = pre.textContent.split("\\n");
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), "");
+      return `${pre.scrollWidth} px of text in a ${pre.clientWidth} px block: ` +
+             JSON.stringify(longest.slice(0, 60));
+    });
+  return {page: root.scrollWidth - root.clientWidth, wide};
+}
+"""
+PHONE = {"width": 390, "height": 844}
 
 
 class PageVisit:
@@ -218,8 +239,29 @@ def test_page_in_the_browser(visits, docname):
     """Loads cleanly; math typeset; images visible; every precomputed slider works."""
     visit = visits(docname)
     problems = math_problems(visit) + image_problems(visit) + slider_problems(visit)
+    overflow = visit.page.evaluate(OVERFLOW)
+    problems += [f"code or output wider than its block: {wide}" for wide in overflow["wide"]]
+    if overflow["page"] > 0:
+        problems.append(f"the page scrolls sideways by {overflow['page']} px at 1280 px")
     problems += visit.problems  # console errors and requests, also while using the sliders
     assert not problems, f"{docname}:\n" + "\n".join(problems)
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser):
+    """At a phone's width wide code and tables scroll inside their own box; the page not."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        too_wide = []
+        for docname in PAGES:
+            page.goto((HTML / f"{docname}.html").as_uri(), wait_until="load")
+            page.evaluate(WAIT_FOR_MATHJAX)
+            overflow = page.evaluate(OVERFLOW)["page"]
+            if overflow > 0:
+                too_wide.append(f"{docname}: {overflow} px")
+    finally:
+        context.close()
+    assert not too_wide, f"pages wider than a {PHONE['width']} px phone: {too_wide}"
 
 
 def test_first_chapter_has_a_figure_and_a_working_widget(visits):

@@ -11,6 +11,9 @@ The book loads MathJax 3 and the ipywidgets HTML manager from its own ``_static/
   places next to the page by default (``book/@jupyter-widgets/...``, which does not exist).
   Pages with widgets get a RequireJS configuration, read by ``require.js`` when it loads,
   that maps the module to ``_static/html-manager/``.
+* The book's stylesheet (``book/_ext/static/book.css``: code blocks that fit 88-character
+  lines at desktop width, wrapped printed output, long inline names that break on phones)
+  is added to every page.
 * The vendored files must be there: a build without them would quietly fall back to broken
   pages, so the build stops with a message that says how to restore them.
 """
@@ -94,7 +97,16 @@ def _share_html_handlers(app: Sphinx) -> None:
             handlers[app.builder.name].setdefault(node, pair)
 
 
+STYLESHEET_DIR = Path(__file__).parent / "static"
+
+
+def _add_stylesheet_dir(app: Sphinx, config) -> None:
+    config.html_static_path.append(str(STYLESHEET_DIR))
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", _add_stylesheet_dir)
+    app.add_css_file("book.css", priority=900)
     app.connect("builder-inited", _check_vendored_files)
     app.connect("builder-inited", _share_html_handlers)
     # after myst-nb's own handler (priority 500), which registers the page's widget scripts
