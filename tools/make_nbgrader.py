@@ -141,10 +141,12 @@ def parse_exercise(text: str, where: str) -> Exercise | None:
 def split_solution_markdown(text: str, in_solution: bool, where: str):
     """Split one markdown cell into the text outside and inside solution blocks.
 
-    Returns ``(kept, solution, in_solution)``; the directives' own fences and options are
-    in neither.
+    Returns ``(kept, solution, in_solution, closed)``, ``closed`` saying whether a
+    ``{solution-end}`` is in the cell; the directives' own fences and options are in
+    neither.
     """
     kept, solution = [], []
+    closed = False
     closing = None  # the fence closing the directive line being skipped
     options = False
     for line in text.split("\n"):
@@ -169,9 +171,11 @@ def split_solution_markdown(text: str, in_solution: bool, where: str):
                 raise NbgraderEditionError(
                     f"{where}: {{solution-end}} without {{solution-start}}")
             in_solution, closing, options = False, match["fence"], True
+            closed = True
             continue
         (solution if in_solution else kept).append(line)
-    return "\n".join(kept).strip("\n"), "\n".join(solution).strip("\n"), in_solution
+    return ("\n".join(kept).strip("\n"), "\n".join(solution).strip("\n"), in_solution,
+            closed)
 
 
 def graded_test_source(source: str, points: float, seed: int, where: str):
@@ -326,7 +330,7 @@ def make_nbgrader_notebook(nb, where: str = "notebook", seed: int = 0,
                     raise NbgraderEditionError(f"{here}: an exercise inside a solution")
                 exercise = opened
                 assignment.exercises.append(exercise)
-                exercise_uses = [f for f, label in withheld.items() if label == exercise.label]
+                exercise_uses = forbidden.get(exercise.check, []) if exercise.check else []
                 grade_id = unique(f"{exercise.label}-text")
                 cell.metadata["nbgrader"] = _nbgrader(grade_id, locked=True)
                 cells.append(cell)
@@ -347,11 +351,11 @@ def make_nbgrader_notebook(nb, where: str = "notebook", seed: int = 0,
                                                           locked=True)
                     cells.append(note)
                 continue
-            was_in = in_solution
-            kept, solution, in_solution = split_solution_markdown(cell.source, was_in, here)
+            kept, solution, in_solution, closed = split_solution_markdown(
+                cell.source, in_solution, here)
             if solution:
                 solution_text.append(solution)
-            if was_in and not in_solution:
+            if closed:
                 close_solution(cell.id)
             if kept.strip():
                 cell.source = kept
