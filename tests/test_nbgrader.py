@@ -72,11 +72,14 @@ def nbgrader(course, *args, timeout=1800):
     """Run an nbgrader command in the course folder; return its output (it must succeed)."""
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
+    # nbgrader runs `alembic` (its database migrations) from the PATH
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     run = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=env,
                          capture_output=True, text=True, timeout=timeout)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{output[-4000:]}"
+    lines = [line for line in output.split("\n") if "| INFO] Copying" not in line]
+    assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n" + "\n".join(lines)
     return output
 
 
