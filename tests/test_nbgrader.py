@@ -171,6 +171,66 @@ def test_release_withholds_listings_of_what_the_exercises_ask_for(course):
     assert "**Graded edition.**" in text
 
 
+SYNTHETIC = [
+    ("code", "from rnnlib import checks, rnn, show_source\nfrom pathlib import Path\n"
+             "data = Path('..') / 'experiments'", []),
+    ("code", "show_source(rnn.step_forward)", []),
+    ("markdown", "````{exercise} Count\n:label: demo-ex-count\n\n"
+                 "**Difficulty:** ★☆☆ · **Automatic check:** none (pen and paper)\n\n"
+                 "How many?\n````", []),
+    ("markdown", "```{solution-start} demo-ex-count\n:class: dropdown\n```\n"
+                 "Exactly forty-two of them.", []),
+    ("code", "assert 6 * 7 == 42", []),
+    ("markdown", "```{solution-end}\n```", []),
+    ("markdown", "````{exercise} Step\n:label: demo-ex-step\n\n"
+                 "**Difficulty:** ★★★ · **Automatic check:** `checks.rnn_step_forward`\n"
+                 "````", []),
+    ("markdown", "```{solution-start} demo-ex-step\n:class: dropdown\n```\n"
+                 "Concatenate, multiply, add, squash.", []),
+    ("code", "def my_step(x, h_prev, W, b):\n    ### BEGIN SOLUTION\n"
+             "    return np.tanh(np.concatenate([x, h_prev], axis=1) @ W + b)\n"
+             "    ### END SOLUTION", []),
+    ("markdown", "```{solution-end}\n```", []),
+    ("code", "assert checks.rnn_step_forward(my_step)\n"
+             "assert checks.rnn_step_forward(my_step)", ["exercise-check"]),
+]
+
+
+def synthetic_notebook():
+    cells = []
+    for kind, source, tags in SYNTHETIC:
+        cell = (nbformat.v4.new_code_cell(source) if kind == "code"
+                else nbformat.v4.new_markdown_cell(source))
+        if tags:
+            cell.metadata["tags"] = tags
+        cells.append(cell)
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_a_new_chapter_is_converted_from_its_markup_alone():
+    forbidden = {"rnn_step_forward": ["rnnlib.rnn.step_forward"]}
+    nb, assignment = make_nbgrader.make_nbgrader_notebook(
+        synthetic_notebook(), "book/demo.ipynb", seed=1, forbidden=forbidden)
+    nbformat.validate(nb)
+    assert assignment.points == 4
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+             if "nbgrader" in c.metadata}
+    manual = by_id["demo-ex-count-answer"]
+    assert manual.cell_type == "markdown" and manual.metadata["nbgrader"]["points"] == 1
+    assert "Exactly forty-two" in manual.source and "6 * 7 == 42" in manual.source
+    assert by_id["demo-ex-step-code"].metadata["nbgrader"]["solution"]
+    test = by_id["demo-ex-step-check"]
+    assert test.metadata["nbgrader"]["points"] == 3 and test.metadata["nbgrader"]["locked"]
+    assert test.source.count("checks.score(checks.rnn_step_forward, my_step, points=1.5)") == 2
+    assert test.source.rstrip().endswith("_points_0 + _points_1")
+    text = nbformat.writes(nb)
+    assert "Concatenate, multiply" not in text  # a code exercise's explanation stays out
+    assert "solution-start" not in text and "solution-end" not in text
+    assert "show_source(rnn.step_forward)" not in text
+    assert "withheld in the graded edition: exercise demo-ex-step" in text
+    assert "Path(\".\") / 'experiments'" in nb.cells[0].source
+
+
 def test_conversion_refuses_broken_markup():
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("````{exercise} No label\n\n**Difficulty:** ★☆☆\n````"),

@@ -322,7 +322,6 @@ def make_nbgrader_notebook(nb, where: str = "notebook", seed: int = 0,
 
     for number, cell in enumerate(source.cells, start=1):
         here = f"{where}, cell {number}"
-        cell.pop("attachments", None) if cell.cell_type != "markdown" else None
         if cell.cell_type == "markdown":
             opened = parse_exercise(cell.source, here)
             if opened is not None:
@@ -341,10 +340,10 @@ def make_nbgrader_notebook(nb, where: str = "notebook", seed: int = 0,
                         f"`checks.{exercise.check}` on cases drawn at grading time; an "
                         "answer that calls "
                         + ", ".join(f"`{f}`" for f in exercise_uses)
-                        + " scores nothing. The listings of these functions are withheld "
-                        "in this notebook, but the book's HTML edition and rnnlib's source "
-                        "files still show them: the check cannot tell an answer derived "
-                        "from the equations from one copied from there."
+                        + " scores nothing. Where this notebook would list their source, "
+                        "the listing is withheld; the book's HTML edition and rnnlib's "
+                        "source files still show them, and the check cannot tell an answer "
+                        "derived from the equations from one copied from there."
                     )
                     note.id = f"{cell.id}-graded"[:64]
                     note.metadata["nbgrader"] = _nbgrader(unique(f"{exercise.label}-note"),
