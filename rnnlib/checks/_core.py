@@ -23,6 +23,14 @@ A chapter's check is a few lines::
 
 ``run_check`` prints the verdict and returns a :class:`CheckResult`, which is truthy only
 when every case passed, so a notebook can write ``assert checks.rnn_step_forward(my_fn)``.
+
+For grading (the nbgrader edition, tools/make_nbgrader.py), :func:`grading` runs the checks
+called inside it in a grading mode: every case runs, so :attr:`CheckResult.fraction` gives
+partial credit; the cases can be redrawn from a seed, so the graded values are not the
+book's; and an answer that calls one of the check's ``forbidden`` functions (the reference
+it is meant to replace) fails. :func:`score` grades one exercise that way and raises
+:class:`CheckFailed`, carrying the verdict, when nothing passes. Outside grading mode the
+checks behave exactly as the book shows.
 """
 
 from __future__ import annotations
@@ -194,6 +202,10 @@ class CheckResult:
         The failed comparison, for wrong answers.
     exception : BaseException or None
         What the learner's function raised, if it raised.
+    cases_passed, cases_total : int or None
+        How many test cases passed, of how many (None when the check does not count).
+    fraction : float
+        ``cases_passed / cases_total``, 1.0 for a pass (see the property).
     """
 
     def __init__(
