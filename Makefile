@@ -8,6 +8,8 @@
 #   make pdf       the whole book as one PDF, _build/pdf/book.pdf
 #   make lab       open the notebooks in JupyterLab
 #   make student   build the student edition (no solutions) into _build/student
+#   make nbgrader  build the nbgrader course folder (one assignment per chapter) into
+#                  _build/nbgrader, and generate every assignment's release
 #   make bench     time rnnlib against PyTorch's CPU implementation
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -22,7 +24,8 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student bench clean
+.PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student nbgrader \
+	nbgrader-check bench clean
 
 setup: $(STAMP)
 
@@ -36,13 +39,13 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: chromium lint unit notebooks book-check pdf-check
+test: chromium lint unit notebooks book-check pdf-check nbgrader-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/pytest -m "not book and not browser and not pdf" -n 2
+	$(BIN)/pytest -m "not book and not browser and not pdf and not nbgrader" -n 2
 
 notebooks: $(STAMP)
 	$(BIN)/pytest --nbval-lax -p no:randomly book -n 2 --dist loadfile
@@ -61,6 +64,18 @@ lab: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python tools/make_student.py --out _build/student
+
+# The nbgrader course: source/<chapter>/ per chapter with exercises, nbgrader_config.py,
+# and (nbgrader's own command) every release. SEED keeps the graded cases private.
+SEED ?= 0
+nbgrader: $(STAMP)
+	$(BIN)/python tools/make_nbgrader.py --out _build/nbgrader --seed $(SEED)
+	cd _build/nbgrader && PATH="$(CURDIR)/$(BIN):$$PATH" nbgrader generate_assignment "*" --force
+
+# nbgrader on every assignment, a leak search of every release, and a simulated class
+# autograded end to end on two chapters.
+nbgrader-check: $(STAMP)
+	$(BIN)/pytest -m nbgrader
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n -5 $(BIN)/python benchmarks/bench.py --threads 1

@@ -22,12 +22,16 @@ Tests go in ``tests/test_checks_<chapter>.py``.
 
 from rnnlib.checks._core import (
     Case,
+    CheckFailed,
     CheckResult,
     Comparison,
     Mistake,
     check_value,
     compare,
+    grading,
     run_check,
+    score,
+    use_graded_cases,
 )
 from rnnlib.checks.gru import (
     gru_no_reset_step,
@@ -72,6 +76,11 @@ __all__ = [
     "check_value",
     "compare",
     "run_check",
+    # grading (the nbgrader edition's test cells)
+    "CheckFailed",
+    "grading",
+    "score",
+    "use_graded_cases",
     # sequences and recurrence
     "sequences_stack",
     "sequences_unroll",

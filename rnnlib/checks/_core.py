@@ -23,14 +23,24 @@ A chapter's check is a few lines::
 
 ``run_check`` prints the verdict and returns a :class:`CheckResult`, which is truthy only
 when every case passed, so a notebook can write ``assert checks.rnn_step_forward(my_fn)``.
+
+For grading (the nbgrader edition, tools/make_nbgrader.py), :func:`grading` runs the checks
+called inside it in a grading mode: every case runs, so :attr:`CheckResult.fraction` gives
+partial credit; the cases can be redrawn from a seed, so the graded values are not the
+book's; and an answer that calls one of the check's ``forbidden`` functions (the reference
+it is meant to replace) fails. :func:`score` grades one exercise that way and raises
+:class:`CheckFailed`, carrying the verdict, when nothing passes. Outside grading mode the
+checks behave exactly as the book shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import linecache
 import os
+import sys
 import textwrap
 import traceback
 import warnings
@@ -42,12 +52,16 @@ import numpy as np
 
 __all__ = [
     "Case",
+    "CheckFailed",
     "CheckResult",
     "Comparison",
     "Mistake",
     "check_value",
     "compare",
+    "grading",
     "run_check",
+    "score",
+    "use_graded_cases",
 ]
 
 PASS_MARK = "✔"
@@ -60,6 +74,7 @@ STATUS_WORDS = {
     "not-callable": "this is not a function",
     "not-implemented": "not implemented yet",
     "exception": "your code raised an exception",
+    "calls-reference": "your function calls the function it should replace",
     "modified-input": "your function changed its input",
     "wrong-type": "wrong type",
     "wrong-shape": "wrong shape",
@@ -187,6 +202,10 @@ class CheckResult:
         The failed comparison, for wrong answers.
     exception : BaseException or None
         What the learner's function raised, if it raised.
+    cases_passed, cases_total : int or None
+        How many test cases passed, of how many (None when the check does not count).
+    fraction : float
+        ``cases_passed / cases_total``, 1.0 for a pass (see the property).
     """
 
     def __init__(
@@ -201,6 +220,8 @@ class CheckResult:
         mistake: Mistake | None = None,
         comparison: Comparison | None = None,
         exception: BaseException | None = None,
+        cases_passed: int | None = None,
+        cases_total: int | None = None,
     ):
         if status not in STATUS_WORDS:
             raise ValueError(f"status: expected one of {sorted(STATUS_WORDS)}, got {status!r}")
@@ -215,10 +236,32 @@ class CheckResult:
         self.mistake = mistake
         self.comparison = comparison
         self.exception = exception
+        self.cases_passed = cases_passed
+        self.cases_total = cases_total
         self._printed_in = None  # the notebook cell that already printed this verdict
 
     def __bool__(self) -> bool:
         return self.passed
+
+    @property
+    def fraction(self) -> float:
+        """The fraction of test cases passed, for partial credit (1.0 for a pass).
+
+        Under :func:`grading` every case runs, so this is exact; in the book's mode a check
+        stops at its first failing case, and the cases after it count as not passed.
+        """
+        if self.passed:
+            return 1.0
+        if not self.cases_total:
+            return 0.0
+        return (self.cases_passed or 0) / self.cases_total
+
+    def assert_passed(self) -> CheckResult:
+        """Return the result if it passed; otherwise raise :class:`CheckFailed` with the
+        verdict as its message (what ``nbgrader validate`` and a traceback show)."""
+        if not self.passed:
+            raise CheckFailed(self)
+        return self
 
     @property
     def hint(self) -> str:
@@ -255,8 +298,228 @@ class CheckResult:
         print(self.verdict)
 
     def _announce(self):
+        if _GRADING is not None and _GRADING.quiet:
+            return
         print(self.verdict)
         self._printed_in = _cell_id()
+
+
+class CheckFailed(AssertionError):
+    """A failed check, raised by :meth:`CheckResult.assert_passed` and :func:`score`.
+
+    Its message is the check's verdict (what is wrong and the hints), so a traceback, an
+    nbgrader feedback page or ``nbgrader validate`` shows it. ``result`` is the
+    :class:`CheckResult`.
+    """
+
+    def __init__(self, result: CheckResult):
+        super().__init__("\n" + result.verdict)
+        self.result = result
+
+
+# --------------------------------------------------------------------------------------
+# Grading: seeded cases, every case run, partial credit
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Grading:
+    seed: int | None
+    quiet: bool
+
+
+_GRADING: _Grading | None = None  # set by grading(): the checks run in grading mode
+_GRADED_SEED: int | None = None  # set by use_graded_cases(), read by score()
+
+
+@contextlib.contextmanager
+def grading(seed: int | None = None, *, quiet: bool = True):
+    """Run the checks called inside the ``with`` block in grading mode.
+
+    In grading mode a check runs every one of its cases (rather than stopping at the first
+    failure), so :attr:`CheckResult.fraction` is the exact fraction passed, and the verdict
+    ends with how many cases passed. With a ``seed``, the arrays of each case are redrawn:
+    every floating entry is multiplied by its own factor in [0.6, 1], drawn from the seed,
+    the check's name and the case's number. Shapes, dtypes, signs and zeros stay as the
+    check built them (a zero state stays zero, a diagonal matrix diagonal), so the cases
+    test the same things, but their values are not the ones the book prints. Cases with a
+    fixed expected answer, and cases for which the reference fails on redrawn values, are
+    used as they are.
+
+    Parameters
+    ----------
+    seed : int, optional
+        The seed of the redrawn cases; ``None`` keeps the book's cases.
+    quiet : bool, optional
+        Do not print verdicts (default): :func:`score` prints or raises them.
+    """
+    global _GRADING
+    previous = _GRADING
+    _GRADING = _Grading(None if seed is None else int(seed), bool(quiet))
+    try:
+        yield
+    finally:
+        _GRADING = previous
+
+
+def use_graded_cases(seed: int | None) -> None:
+    """Make later calls of :func:`score` draw their cases from ``seed`` (``None``: the
+    book's cases). The nbgrader edition calls it in its hidden tests."""
+    global _GRADED_SEED
+    _GRADED_SEED = None if seed is None else int(seed)
+
+
+def score(check: Callable[..., CheckResult], *args: Any, points: float,
+          seed: int | None = None) -> float:
+    """Grade one exercise: run ``check(*args)`` in grading mode and return the points earned.
+
+    Parameters
+    ----------
+    check : callable
+        A check of :mod:`rnnlib.checks`, e.g. ``checks.rnn_step_forward``.
+    *args
+        What the check takes (normally the student's function).
+    points : float
+        The exercise's points.
+    seed : int, optional
+        Draw the cases from this seed; by default the seed given to
+        :func:`use_graded_cases`, if any, else the book's cases.
+
+    Returns
+    -------
+    float
+        ``points`` when every case passes; ``points`` times the fraction of cases passed
+        when some pass (the verdict is printed). An nbgrader test cell whose last line is
+        this call gets that partial credit.
+
+    Raises
+    ------
+    CheckFailed
+        When no case passes, with the verdict as its message.
+    """
+    if points <= 0:
+        raise ValueError(f"points: expected a positive number, got {points!r}")
+    with grading(_GRADED_SEED if seed is None else seed):
+        result = check(*args)
+    if not isinstance(result, CheckResult):
+        raise TypeError(f"check: expected a check returning a CheckResult, got {result!r}")
+    earned = round(float(points) * result.fraction, 6)
+    if result.passed:
+        print(result.verdict)
+        return float(points)
+    if earned <= 0:
+        raise CheckFailed(result)
+    print(result.verdict)
+    return earned
+
+
+def _redraw(value: Any, rng: np.random.Generator, memo: dict) -> Any:
+    """``value`` with every floating array entry scaled by a factor in [0.6, 1] (arrays
+    that are the same object stay the same object)."""
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        new = (value * rng.uniform(0.6, 1.0, value.shape)).astype(value.dtype)
+    elif isinstance(value, tuple):
+        new = tuple(_redraw(v, rng, memo) for v in value)
+    elif isinstance(value, list):
+        new = [_redraw(v, rng, memo) for v in value]
+    elif isinstance(value, dict):
+        new = {k: _redraw(v, rng, memo) for k, v in value.items()}
+    else:
+        new = value
+    memo[key] = new
+    return new
+
+
+def _graded_case(case: Case, name: str, number: int, reference) -> Case:
+    """The case redrawn from the grading seed, or the case itself (see :func:`grading`)."""
+    if _GRADING is None or _GRADING.seed is None or case.expected is not _MISSING:
+        return case
+    if reference is None:
+        return case
+    digest = sum((i + 1) * ord(c) for i, c in enumerate(name))
+    rng = np.random.default_rng([_GRADING.seed, digest, number])
+    memo: dict = {}
+    args = _redraw(copy.deepcopy(case.args), rng, memo)
+    kwargs = _redraw(copy.deepcopy(dict(case.kwargs)), rng, memo)
+    new = Case(args, kwargs, label=case.label)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        if not _all_finite(expected):
+            return case
+    except Exception:  # values the reference does not accept: keep the book's case
+        return case
+    return new
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        return bool(np.all(np.isfinite(value)))
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Noticing a call of the reference
+# --------------------------------------------------------------------------------------
+
+_CHECKS_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _qualified(fn) -> str:
+    module = getattr(fn, "__module__", "") or ""
+    return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
+
+
+class _ReferenceSpy:
+    """A profile hook noticing a call of a forbidden function made by the learner's code
+    or by a check module's helpers (the references the answers are compared with), but
+    not by the rest of rnnlib, NumPy or the standard library.
+
+    It looks at code objects, so ``from rnnlib.rnn import step_forward``, an alias or a
+    ``functools.partial`` are noticed too; calls that rnnlib's own functions make (an
+    allowed ``rnn.forward`` calling ``rnn.step_forward``) are not.
+    """
+
+    def __init__(self, forbidden):
+        self.codes = {}
+        for fn in forbidden:
+            fn = inspect.unwrap(fn)
+            code = getattr(fn, "__code__", None)
+            if code is None:
+                code = getattr(getattr(fn, "__init__", None), "__code__", None)
+            if code is not None:
+                self.codes[code] = _qualified(fn)
+        self.called = ""
+
+    def __call__(self, frame, event, arg):
+        if event != "call" or self.called:
+            return
+        code = frame.f_code
+        name = self.codes.get(code)
+        if name is None:
+            return
+        caller = frame.f_back
+        where = caller.f_code.co_filename if caller is not None else ""
+        if where.startswith(_LIBRARY_DIRS) and not where.startswith(_CHECKS_DIR):
+            return  # called by rnnlib, NumPy or the standard library, not by the learner
+        self.called = name
+
+    @contextlib.contextmanager
+    def watching(self):
+        previous = sys.getprofile()
+        sys.setprofile(self)
+        try:
+            yield
+        finally:
+            sys.setprofile(previous)
 
 
 # --------------------------------------------------------------------------------------
@@ -522,12 +785,15 @@ def run_check(
     atol: float = 1e-8,
     check_dtype: bool = True,
     verbose: bool = True,
+    forbidden: Sequence[Callable[..., Any]] = (),
 ) -> CheckResult:
     """Call the learner's function on each case and compare with the reference.
 
-    The cases run in order and the first failure stops the check. Each call gets deep copies
+    The cases run in order and the first failure stops the check (under :func:`grading`,
+    every case runs and the cases may be redrawn from a seed). Each call gets deep copies
     of the case's arguments; a function that changes one of its array arguments in place
-    fails (the caller's array would change too).
+    fails (the caller's array would change too). Under :func:`grading`, a function that
+    calls one of the ``forbidden`` functions fails with status ``"calls-reference"``.
 
     Parameters
     ----------
@@ -550,6 +816,10 @@ def run_check(
         Passed to :func:`compare`.
     verbose : bool, optional
         Print the verdict (default). The result is returned either way.
+    forbidden : sequence of callable, optional
+        The rnnlib functions the exercise asks the learner to write rather than call
+        (``rnn.step_forward`` for the RNN step); functions the exercise lets them use are
+        not listed. Only enforced under :func:`grading`.
 
     Returns
     -------
@@ -557,7 +827,7 @@ def run_check(
         Truthy only when every case passed.
     """
     result = _run(name, student_fn, list(cases), reference, list(hints), output_name,
-                  rtol, atol, check_dtype)
+                  rtol, atol, check_dtype, tuple(forbidden))
     if verbose:
         result._announce()
     return result
@@ -606,7 +876,8 @@ def check_value(
     return result
 
 
-def _run(name, student_fn, cases, reference, hints, output_name, rtol, atol, check_dtype):
+def _run(name, student_fn, cases, reference, hints, output_name, rtol, atol, check_dtype,
+         forbidden=()):
     if not callable(student_fn):
         return CheckResult(
             name, False, "not-callable",
@@ -616,64 +887,116 @@ def _run(name, student_fn, cases, reference, hints, output_name, rtol, atol, che
     if not cases:
         raise ValueError(f"cases: expected at least one test case for check {name!r}, got 0")
     fn_name = getattr(student_fn, "__name__", "your function")
+    # The book's checks accept any way of computing the answer; grading does not.
+    spy = _ReferenceSpy(forbidden if _GRADING is not None else ())
+    itself = _reference_itself(student_fn, spy)
+    if itself:
+        return _calls_reference(name, fn_name, itself, "", len(cases))
+    grading_all = _GRADING is not None
+    passed = 0
+    first_failure = None
     for number, raw in enumerate(cases, start=1):
         case = raw if isinstance(raw, Case) else Case(tuple(raw))
-        if case.expected is not _MISSING:
-            expected = case.expected
-        elif reference is None:
-            raise ValueError(f"reference: check {name!r} needs a reference function or an "
-                             f"expected value for case {number}")
-        else:
-            expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
-        where = _case_description(number, len(cases), case, student_fn)
-
-        args = copy.deepcopy(case.args)
-        kwargs = copy.deepcopy(dict(case.kwargs))
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                got = student_fn(*args, **kwargs)
-        except NotImplementedError:
-            return CheckResult(
-                name, False, "not-implemented",
-                f"{fn_name} still raises NotImplementedError.",
-                hints=["replace the `# YOUR CODE HERE` and `raise NotImplementedError()` "
-                       "lines with your code, run that cell, then run this check again"],
-                case="",
-            )
-        except Exception as error:  # the learner's bug, reported, never re-raised
-            location = _student_location(error)
-            message = f"{fn_name} raised {type(error).__name__}: {error}"
-            if location:
-                message += f"\n{location}"
-            return CheckResult(
-                name, False, "exception", message, case=where, exception=error,
-                hints=[h for h in hints if isinstance(h, str)],
-            )
-
-        changed = _changed_argument(case, args, kwargs, student_fn)
-        if changed:
-            return CheckResult(
-                name, False, "modified-input",
-                f"{fn_name} changed its argument `{changed}` in place",
-                hints=["build new arrays instead of updating an argument "
-                       "(write `h = h + ...`, not `h += ...`)"],
-                case=where,
-            )
-
-        comparison = compare(got, expected, output_name, rtol=rtol, atol=atol,
-                             check_dtype=check_dtype)
-        if not comparison:
-            mistake = _matching_mistake(got, hints, case.args, case.kwargs, output_name, rtol,
-                                        atol, check_dtype)
-            result = _wrong_answer(name, comparison, hints, mistake, where)
-            if caught:
-                result.hints.append("numpy warned: " + "; ".join(
-                    sorted({str(w.message) for w in caught})))
+        case = _graded_case(case, name, number, reference)
+        result = _run_case(name, student_fn, fn_name, case, number, len(cases), reference,
+                           hints, output_name, rtol, atol, check_dtype, spy)
+        if result is None:
+            passed += 1
+            continue
+        result.cases_passed, result.cases_total = passed, len(cases)
+        if result.status in ("not-implemented", "calls-reference") or not grading_all:
             return result
+        if first_failure is None:
+            first_failure = result
     count = len(cases)
+    if first_failure is not None:
+        first_failure.cases_passed = passed
+        first_failure.message += f"\n{passed} of {count} test cases pass"
+        return first_failure
     summary = "the test case passes" if count == 1 else f"all {count} test cases pass"
-    return CheckResult(name, True, "passed", summary)
+    return CheckResult(name, True, "passed", summary, cases_passed=count, cases_total=count)
+
+
+def _reference_itself(student_fn, spy) -> str:
+    """The name of the forbidden or checks function the learner passed as their own."""
+    code = getattr(inspect.unwrap(student_fn), "__code__", None)
+    if code is None:
+        return ""
+    return spy.codes.get(code, "")
+
+
+def _calls_reference(name, fn_name, called, where, total):
+    return CheckResult(
+        name, False, "calls-reference",
+        f"{fn_name} calls {called}, which computes the answer this exercise asks you "
+        f"to write",
+        hints=["write the computation yourself, from the equations: the check compares "
+               "your answer with that very function, so calling it shows nothing"],
+        case=where, cases_passed=0, cases_total=total,
+    )
+
+
+def _run_case(name, student_fn, fn_name, case, number, total, reference, hints,
+              output_name, rtol, atol, check_dtype, spy):
+    """One case of :func:`run_check`: None when it passes, else the failing result."""
+    if case.expected is not _MISSING:
+        expected = case.expected
+    elif reference is None:
+        raise ValueError(f"reference: check {name!r} needs a reference function or an "
+                         f"expected value for case {number}")
+    else:
+        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
+    where = _case_description(number, total, case, student_fn)
+
+    args = copy.deepcopy(case.args)
+    kwargs = copy.deepcopy(dict(case.kwargs))
+    try:
+        with warnings.catch_warnings(record=True) as caught, spy.watching():
+            warnings.simplefilter("always")
+            got = student_fn(*args, **kwargs)
+    except NotImplementedError:
+        return CheckResult(
+            name, False, "not-implemented",
+            f"{fn_name} still raises NotImplementedError.",
+            hints=["replace the `# YOUR CODE HERE` and `raise NotImplementedError()` "
+                   "lines with your code, run that cell, then run this check again"],
+            case="",
+        )
+    except Exception as error:  # the learner's bug, reported, never re-raised
+        if spy.called:
+            return _calls_reference(name, fn_name, spy.called, where, total)
+        location = _student_location(error)
+        message = f"{fn_name} raised {type(error).__name__}: {error}"
+        if location:
+            message += f"\n{location}"
+        return CheckResult(
+            name, False, "exception", message, case=where, exception=error,
+            hints=[h for h in hints if isinstance(h, str)],
+        )
+    if spy.called:
+        return _calls_reference(name, fn_name, spy.called, where, total)
+
+    changed = _changed_argument(case, args, kwargs, student_fn)
+    if changed:
+        return CheckResult(
+            name, False, "modified-input",
+            f"{fn_name} changed its argument `{changed}` in place",
+            hints=["build new arrays instead of updating an argument "
+                   "(write `h = h + ...`, not `h += ...`)"],
+            case=where,
+        )
+
+    comparison = compare(got, expected, output_name, rtol=rtol, atol=atol,
+                         check_dtype=check_dtype)
+    if not comparison:
+        mistake = _matching_mistake(got, hints, case.args, case.kwargs, output_name, rtol,
+                                    atol, check_dtype)
+        result = _wrong_answer(name, comparison, hints, mistake, where)
+        if caught:
+            result.hints.append("numpy warned: " + "; ".join(
+                sorted({str(w.message) for w in caught})))
+        return result
+    return None
 
 
 def _wrong_answer(name, comparison, hints, mistake, case):

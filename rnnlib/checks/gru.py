@@ -21,6 +21,7 @@ import numpy as np
 from rnnlib import gru
 from rnnlib.activations import sigmoid, sigmoid_grad_from_output
 from rnnlib.checks._core import Case, CheckResult, Mistake, run_check
+from rnnlib.fast import gru as fast_gru
 
 __all__ = [
     "gru_no_reset_step",
@@ -233,7 +234,7 @@ def gru_step_forward(student_fn):
         output_name="h",
         rtol=1e-5,
         atol=1e-6,
-    )
+                     forbidden=FORBIDDEN["gru_step_forward"])
 
 
 # ----------------------------------------------------------------- PyTorch -> memo weights
@@ -364,6 +365,7 @@ def gru_pytorch_to_cho(student_fn):
         rtol=1e-6,
         atol=1e-7,
         verbose=False,
+        forbidden=FORBIDDEN["gru_pytorch_to_cho"],
     )
     if not result:
         result._announce()
@@ -513,7 +515,7 @@ def gru_update_gate_backward(student_fn):
         output_name="dp_u",
         rtol=1e-5,
         atol=1e-6,
-    )
+                     forbidden=FORBIDDEN["gru_update_gate_backward"])
 
 
 # ---------------------------------------------------------------------- no reset gate
@@ -595,4 +597,19 @@ def gru_no_reset_step(student_fn):
         output_name="h",
         rtol=1e-5,
         atol=1e-6,
-    )
+                     forbidden=FORBIDDEN["gru_no_reset_step"])
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them).
+FORBIDDEN = {
+    "gru_step_forward": (
+        _reference_step_forward, gru.step_forward, gru.forward, fast_gru.forward,
+    ),
+    "gru_update_gate_backward": (
+        _reference_update_backward, gru.step_backward, gru.backward, fast_gru.backward,
+    ),
+    "gru_no_reset_step": (_reference_no_reset,),
+    "gru_pytorch_to_cho": (_reference_pytorch_to_cho,),
+}

@@ -18,6 +18,7 @@ import numpy as np
 from rnnlib import lstm
 from rnnlib.activations import sigmoid
 from rnnlib.checks._core import Case, Mistake, run_check
+from rnnlib.fast import lstm as fast_lstm
 
 __all__ = [
     "lstm_coupled_step_forward",
@@ -138,7 +139,8 @@ def lstm_step_forward(student_fn):
                 "Return the output first, then the cell state: return h, s."),
     ]
     return run_check("lstm_step_forward", student_fn, _step_cases(), _reference_step_forward,
-                     hints=hints, output_name="(h, s)", **_TOLERANCES)
+                     hints=hints, output_name="(h, s)", **_TOLERANCES,
+                     forbidden=FORBIDDEN["lstm_step_forward"])
 
 
 # ---------------------------------------------------------------------------- backward
@@ -237,7 +239,8 @@ def lstm_step_backward(student_fn):
     ]
     return run_check("lstm_step_backward", student_fn, _backward_cases(),
                      _reference_step_backward, hints=hints,
-                     output_name="(dx, dh_prev, ds_prev, dW, db)", rtol=1e-4, atol=1e-5)
+                     output_name="(dx, dh_prev, ds_prev, dW, db)", rtol=1e-4, atol=1e-5,
+                     forbidden=FORBIDDEN["lstm_step_backward"])
 
 
 # ---------------------------------------------------------------------------- peepholes
@@ -302,7 +305,8 @@ def lstm_peephole_step_forward(student_fn):
                 "of f, i and o."),
     ]
     return run_check("lstm_peephole_step_forward", student_fn, _peephole_cases(),
-                     _reference_peephole, hints=hints, output_name="(h, s)", **_TOLERANCES)
+                     _reference_peephole, hints=hints, output_name="(h, s)", **_TOLERANCES,
+                     forbidden=FORBIDDEN["lstm_peephole_step_forward"])
 
 
 # ------------------------------------------------------------------ coupled input/forget
@@ -357,4 +361,20 @@ def lstm_coupled_step_forward(student_fn):
                 swapped_roles, "i weights the new candidate a; 1 - i weights s_prev."),
     ]
     return run_check("lstm_coupled_step_forward", student_fn, _step_cases(blocks=3),
-                     _reference_coupled, hints=hints, output_name="(h, s)", **_TOLERANCES)
+                     _reference_coupled, hints=hints, output_name="(h, s)", **_TOLERANCES,
+                     forbidden=FORBIDDEN["lstm_coupled_step_forward"])
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them).
+FORBIDDEN = {
+    "lstm_step_forward": (
+        _reference_step_forward, lstm.step_forward, lstm.forward, fast_lstm.forward,
+    ),
+    "lstm_step_backward": (
+        _reference_step_backward, lstm.step_backward, lstm.backward, fast_lstm.backward,
+    ),
+    "lstm_peephole_step_forward": (_reference_peephole,),
+    "lstm_coupled_step_forward": (_reference_coupled,),
+}

@@ -32,8 +32,9 @@ order kept.
 
 import numpy as np
 
-from rnnlib import activations, layers, lstm, rnn
+from rnnlib import activations, interop, layers, lstm, rnn
 from rnnlib.checks._core import Case, Mistake, run_check
+from rnnlib.fast import rnn as fast_rnn
 
 __all__ = [
     "head_to_head_matched_hidden_size",
@@ -126,7 +127,8 @@ def multilayer_stack_forward(student_fn):
     ]
     cases = [Case(args, label=label) for args, label in _stack_cases()]
     return run_check("multilayer_stack_forward", student_fn, cases, _reference_stack_forward,
-                     hints=hints, output_name="(Y, final_states)", rtol=1e-5, atol=1e-6)
+                     hints=hints, output_name="(Y, final_states)", rtol=1e-5, atol=1e-6,
+                     forbidden=FORBIDDEN["multilayer_stack_forward"])
 
 
 # ------------------------------------------------------------------------ stack backward
@@ -202,7 +204,8 @@ def multilayer_stack_backward(student_fn):
     for (X, params_list), label in _stack_cases():
         cases.append(Case((X, params_list, _upstream(X, params_list)), label=label))
     return run_check("multilayer_stack_backward", student_fn, cases, _reference_stack_backward,
-                     hints=hints, output_name="(dX, grads_list)", rtol=1e-4, atol=1e-5)
+                     hints=hints, output_name="(dX, grads_list)", rtol=1e-4, atol=1e-5,
+                     forbidden=FORBIDDEN["multilayer_stack_backward"])
 
 
 # ------------------------------------------------------------------ bidirectional forward
@@ -272,7 +275,8 @@ def multilayer_bidirectional_forward(student_fn):
     ]
     return run_check("multilayer_bidirectional_forward", student_fn, _bidirectional_cases(),
                      _reference_bidirectional, hints=hints, output_name="Y",
-                     rtol=1e-5, atol=1e-6)
+                     rtol=1e-5, atol=1e-6,
+                     forbidden=FORBIDDEN["multilayer_bidirectional_forward"])
 
 
 # ----------------------------------------------------------------- residual stack forward
@@ -335,7 +339,8 @@ def multilayer_residual_stack_forward(student_fn):
     cases = [Case(args, label=label) for args, label in _stack_cases()]
     return run_check("multilayer_residual_stack_forward", student_fn, cases,
                      _reference_residual_stack, hints=hints, output_name="Y", rtol=1e-5,
-                     atol=1e-6)
+                     atol=1e-6,
+                     forbidden=FORBIDDEN["multilayer_residual_stack_forward"])
 
 
 # --------------------------------------------------------------- matched hidden size
@@ -490,7 +495,8 @@ def pytorch_lstm_from_torch(student_fn):
                 "weight_hh.T."),
     ]
     return run_check("pytorch_lstm_from_torch", student_fn, cases, _reference_from_torch,
-                     hints=hints, output_name="params", rtol=1e-6, atol=1e-7)
+                     hints=hints, output_name="params", rtol=1e-6, atol=1e-7,
+                     forbidden=FORBIDDEN["pytorch_lstm_from_torch"])
 
 
 # ------------------------------------------------------------------- GEMM floating point
@@ -635,7 +641,8 @@ def performance_lstm_gate_activations(student_fn):
     ]
     return run_check("performance_lstm_gate_activations", student_fn, _gate_cases(),
                      _reference_gate_activations, hints=hints, output_name="A",
-                     rtol=1e-5, atol=1e-6)
+                     rtol=1e-5, atol=1e-6,
+                     forbidden=FORBIDDEN["performance_lstm_gate_activations"])
 
 
 # ------------------------------------------------------------------- LSTM cache memory
@@ -709,3 +716,20 @@ def performance_lstm_cache_bytes(student_fn):
     ]
     return run_check("performance_lstm_cache_bytes", student_fn, cases, hints=hints,
                      output_name="bytes")
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them).
+FORBIDDEN = {
+    "multilayer_stack_forward": (
+        _reference_stack_forward, layers.stack_forward, rnn.forward, fast_rnn.forward,
+    ),
+    "multilayer_stack_backward": (_reference_stack_backward, layers.stack_backward),
+    "multilayer_bidirectional_forward": (
+        _reference_bidirectional, layers.bidirectional_forward, layers.stack_forward,
+    ),
+    "multilayer_residual_stack_forward": (_reference_residual_stack, layers.stack_forward),
+    "pytorch_lstm_from_torch": (_reference_from_torch, interop.from_torch),
+    "performance_lstm_gate_activations": (_reference_gate_activations, lstm._activate),
+}

@@ -17,6 +17,7 @@ import numpy as np
 
 from rnnlib import optim, rnn
 from rnnlib.checks._core import Case, Mistake, run_check
+from rnnlib.fast import rnn as fast_rnn
 
 __all__ = [
     "rnn_clip_by_value",
@@ -99,7 +100,8 @@ def rnn_step_forward(student_fn):
                 "concatenate [x, h_prev] (axis=1) before multiplying by W."),
     ]
     return run_check("rnn_step_forward", student_fn, _step_cases(), _reference_step_forward,
-                     hints=hints, output_name="h", rtol=1e-5, atol=1e-6)
+                     hints=hints, output_name="h", rtol=1e-5, atol=1e-6,
+                     forbidden=FORBIDDEN["rnn_step_forward"])
 
 
 # ---------------------------------------------------------------------------- backward
@@ -178,7 +180,8 @@ def rnn_step_backward(student_fn):
     ]
     return run_check("rnn_step_backward", student_fn, _backward_cases(),
                      _reference_step_backward, hints=hints,
-                     output_name="(dx, dh_prev, dW, db)", rtol=1e-4, atol=1e-5)
+                     output_name="(dx, dh_prev, dW, db)", rtol=1e-4, atol=1e-5,
+                     forbidden=FORBIDDEN["rnn_step_backward"])
 
 
 # ---------------------------------------------------------------------- two-step backward
@@ -272,7 +275,8 @@ def rnn_two_step_backward(student_fn):
         _two_step_case(3, 2, 3, 3, dtype=np.float32),
     ]
     return run_check("rnn_two_step_backward", student_fn, cases, _reference_two_step,
-                     hints=hints, output_name="(dX, dh0, dW, db)", rtol=1e-4, atol=1e-5)
+                     hints=hints, output_name="(dX, dh0, dW, db)", rtol=1e-4, atol=1e-5,
+                     forbidden=FORBIDDEN["rnn_two_step_backward"])
 
 
 # ------------------------------------------------------------------------ truncated BPTT
@@ -360,7 +364,8 @@ def rnn_truncated_bptt(student_fn):
         _bptt_case(3, 2, 9, 3, 3, 4, dtype=np.float32),
     ]
     return run_check("rnn_truncated_bptt", student_fn, cases, _reference_truncated_bptt,
-                     hints=hints, output_name="grads", rtol=1e-4, atol=1e-5)
+                     hints=hints, output_name="grads", rtol=1e-4, atol=1e-5,
+                     forbidden=FORBIDDEN["rnn_truncated_bptt"])
 
 
 # ------------------------------------------------------------------------------ clipping
@@ -448,7 +453,8 @@ def rnn_clip_grad_norm(student_fn):
                          "Multiplying a float32 array by a NumPy float64 number gives float64; "
                          "scale by g.dtype.type(scale) to keep each array's dtype."))
     return run_check("rnn_clip_grad_norm", student_fn, cases, _reference_clip, hints=hints,
-                     output_name="(clipped, norm)", rtol=1e-5, atol=1e-7)
+                     output_name="(clipped, norm)", rtol=1e-5, atol=1e-7,
+                     forbidden=FORBIDDEN["rnn_clip_grad_norm"])
 
 
 def _reference_clip_by_value(grads, clip_value):
@@ -495,4 +501,25 @@ def rnn_clip_by_value(student_fn):
         _grads_case(2, 3.0, 2.0, dtype=np.float32, label="float32, clip_value 2"),
     ]
     return run_check("rnn_clip_by_value", student_fn, cases, _reference_clip_by_value,
-                     hints=hints, output_name="clipped", rtol=1e-6, atol=1e-7)
+                     hints=hints, output_name="clipped", rtol=1e-6, atol=1e-7,
+                     forbidden=FORBIDDEN["rnn_clip_by_value"])
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them).
+FORBIDDEN = {
+    "rnn_step_forward": (
+        _reference_step_forward, rnn.step_forward, rnn.forward, fast_rnn.forward,
+    ),
+    "rnn_step_backward": (
+        _reference_step_backward, rnn.step_backward, rnn.backward, fast_rnn.backward,
+    ),
+    "rnn_two_step_backward": (
+        _reference_two_step, rnn.step_forward, rnn.forward, rnn.step_backward,
+        rnn.backward, fast_rnn.forward, fast_rnn.backward,
+    ),
+    "rnn_truncated_bptt": (_reference_truncated_bptt,),
+    "rnn_clip_grad_norm": (_reference_clip, optim.clip_grad_norm),
+    "rnn_clip_by_value": (_reference_clip_by_value,),
+}

@@ -12,8 +12,9 @@ usual mistakes of each.
 
 import numpy as np
 
-from rnnlib import rnn
+from rnnlib import layers, rnn
 from rnnlib.checks._core import Case, Mistake, run_check
+from rnnlib.fast import rnn as fast_rnn
 
 __all__ = ["sequences_stack", "sequences_unroll"]
 
@@ -133,7 +134,7 @@ def sequences_unroll(student_fn):
         output_name="(Y, h_T)",
         rtol=1e-5,
         atol=1e-6,
-    )
+                     forbidden=FORBIDDEN["sequences_unroll"])
 
 
 # ------------------------------------------------------------------------------- stack
@@ -253,4 +254,15 @@ def sequences_stack(student_fn):
         output_name="Y",
         rtol=1e-5,
         atol=1e-6,
-    )
+                     forbidden=FORBIDDEN["sequences_stack"])
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them).
+FORBIDDEN = {
+    "sequences_unroll": (
+        _reference_unroll, rnn.forward, fast_rnn.forward, layers.stack_forward,
+    ),
+    "sequences_stack": (_reference_stack, layers.stack_forward),
+}

@@ -1,0 +1,215 @@
+"""Tests of the checks' grading mode (rnnlib.checks.grading and score).
+
+In the book a check accepts any way of computing the answer and stops at its first failing
+case; under grading it runs every case (partial credit), may redraw the cases from a seed,
+fails an answer that calls the rnnlib function its exercise asks for, and ``score`` raises
+the verdict as a :class:`CheckFailed`. The book's own solutions, taken from the notebooks,
+must get full marks in grading mode.
+"""
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from rnnlib import checks, rnn
+from rnnlib.checks import CheckFailed, grading, score
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def my_step(x, h_prev, W, b):
+    return np.tanh(np.concatenate([x, h_prev], axis=1) @ W + b)
+
+
+def step_by_rnnlib(x, h_prev, W, b):
+    h, _, _ = rnn.step_forward(x, h_prev, {"W": W, "b": b})
+    return h
+
+
+def test_the_book_mode_still_accepts_rnnlib_and_prints_as_before(capsys):
+    result = checks.rnn_step_forward(step_by_rnnlib)
+    assert result and result.status == "passed"
+    assert capsys.readouterr().out == "✔ rnn_step_forward: correct\n  all 4 test cases pass\n"
+
+
+def test_grading_fails_an_answer_that_calls_the_reference():
+    with pytest.raises(CheckFailed) as caught:
+        score(checks.rnn_step_forward, step_by_rnnlib, points=2)
+    result = caught.value.result
+    assert result.status == "calls-reference"
+    assert "rnnlib.rnn.step_forward" in str(caught.value)
+    assert result.fraction == 0
+
+
+def test_grading_sees_through_an_alias():
+    from rnnlib.rnn import step_forward as renamed
+
+    def sly(x, h_prev, W, b):
+        return renamed(x, h_prev, {"W": W, "b": b})[0]
+
+    with grading(seed=1):
+        result = checks.rnn_step_forward(sly)
+    assert result.status == "calls-reference"
+
+
+def test_grading_fails_an_answer_that_is_the_checks_own_reference():
+    from rnnlib.checks import rnn as rnn_checks
+
+    with grading():
+        result = checks.rnn_step_forward(rnn_checks._reference_step_forward)
+    assert result.status == "calls-reference"
+
+
+def test_grading_keeps_the_functions_an_exercise_allows():
+    def truncated(X, dY, params, k):  # the book's solution uses rnn.forward and backward
+        grads = {name: np.zeros_like(p) for name, p in params.items()}
+        state = None
+        for start in range(0, X.shape[1], k):
+            chunk = slice(start, start + k)
+            _, state, cache = rnn.forward(X[:, chunk], state, params)
+            _, _, chunk_grads = rnn.backward(dY[:, chunk], None, cache)
+            grads = {name: grads[name] + chunk_grads[name] for name in grads}
+        return grads
+
+    assert score(checks.rnn_truncated_bptt, truncated, points=3, seed=7) == 3.0
+
+
+def seen_arguments(seed):
+    seen = []
+
+    def spy(x, h_prev, W, b):
+        seen.append((x.copy(), h_prev.copy(), W.copy()))
+        return my_step(x, h_prev, W, b)
+
+    if seed is None:
+        assert checks.rnn_step_forward(spy)
+    else:
+        with grading(seed=seed):
+            assert checks.rnn_step_forward(spy)
+    return seen
+
+
+def test_graded_cases_come_from_the_seed_and_keep_shapes_dtypes_and_zeros():
+    book, one, again, other = (seen_arguments(s) for s in (None, 1, 1, 2))
+    assert len(book) == len(one) == len(other) == 4
+    for b, o, a, t in zip(book, one, again, other, strict=True):
+        for arrays in zip(b, o, a, t, strict=True):
+            assert len({(x.shape, x.dtype) for x in arrays}) == 1
+            assert np.array_equal(arrays[1], arrays[2])  # same seed, same case
+            if np.any(arrays[0]):
+                assert not np.array_equal(arrays[0], arrays[1])  # not the book's values
+                assert not np.array_equal(arrays[1], arrays[3])  # another seed, others
+            else:
+                assert not np.any(arrays[1])  # the zero state stays zero
+
+
+def test_partial_credit_is_the_fraction_of_cases_passed(capsys):
+    def float64_only(x, h_prev, W, b):
+        return my_step(x, h_prev, W, b).astype(np.float64)  # wrong for the float32 case
+
+    with grading(seed=3):
+        result = checks.rnn_step_forward(float64_only)
+    assert not result and result.status == "wrong-dtype"
+    assert (result.cases_passed, result.cases_total) == (3, 4)
+    assert result.fraction == 0.75
+    assert "3 of 4 test cases pass" in result.verdict
+    capsys.readouterr()
+    assert score(checks.rnn_step_forward, float64_only, points=2) == 1.5
+    assert "wrong dtype" in capsys.readouterr().out
+
+
+def test_the_book_mode_stops_at_the_first_failure():
+    def no_bias(x, h_prev, W, b):
+        return np.tanh(np.concatenate([x, h_prev], axis=1) @ W)
+
+    result = checks.rnn_step_forward(no_bias)
+    assert result.cases_passed == 0 and result.fraction == 0
+    assert "test cases pass" not in result.verdict
+
+
+def test_a_failure_is_raised_with_its_verdict(capsys):
+    def stub(x, h_prev, W, b):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed) as caught:
+        score(checks.rnn_step_forward, stub, points=2)
+    assert isinstance(caught.value, AssertionError)
+    assert "✘ rnn_step_forward: not implemented yet" in str(caught.value)
+    assert "YOUR CODE HERE" in str(caught.value)
+    assert capsys.readouterr().out == ""  # the verdict is in the exception, not printed
+
+
+def test_assert_passed_raises_the_verdict():
+    result = checks.rnn_step_forward(lambda x, h, W, b: my_step(x, h, W, b) * 2)
+    with pytest.raises(CheckFailed, match="wrong value"):
+        result.assert_passed()
+    assert checks.rnn_step_forward(my_step).assert_passed()
+
+
+def test_score_refuses_what_is_not_a_check():
+    with pytest.raises(ValueError, match="points"):
+        score(checks.rnn_step_forward, my_step, points=0)
+    with pytest.raises(TypeError, match="CheckResult"):
+        score(lambda fn: True, my_step, points=1)
+
+
+# --------------------------------------------------------------------------------------
+# Every check, in grading mode, on the book's own solutions
+# --------------------------------------------------------------------------------------
+
+
+def _exercise_solutions():
+    """(notebook, check, the answer cell's code, the check call) for every code exercise
+    whose answer cell is a function definition, from the book's markup."""
+    found = []
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        imports = []
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            imports += [ast.get_source_segment(cell.source, node) for node in tree.body
+                        if isinstance(node, (ast.Import, ast.ImportFrom))]
+        answer = None
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source \
+                    and cell.source.lstrip().startswith("def "):
+                answer = cell.source
+            tags = cell.metadata.get("tags", [])
+            match = re.match(r"assert (checks\.(\w+)\(.*\))\s*$", cell.source.strip())
+            if "exercise-check" in tags and match and answer:
+                found.append(pytest.param("\n".join(imports), answer, match[1],
+                                          id=f"{path.stem}-{match[2]}"))
+                answer = None
+    return found
+
+
+@pytest.mark.parametrize(("imports", "answer", "call"), _exercise_solutions())
+def test_the_books_solutions_get_full_marks_in_grading_mode(imports, answer, call):
+    namespace = {}
+    exec(compile(imports, "imports", "exec"), namespace)  # noqa: S102
+    exec(compile(answer, "answer", "exec"), namespace)  # noqa: S102
+    with grading(seed=20261202):
+        result = eval(call, namespace)  # noqa: S307
+    assert result, result.verdict
+    assert result.fraction == 1.0
+
+
+def test_every_check_module_lists_its_references():
+    names = set()
+    for name in checks.__all__:
+        fn = getattr(checks, name)
+        module = sys.modules[fn.__module__]
+        names |= set(getattr(module, "FORBIDDEN", {}))
+    function_checks = {n for n in checks.__all__ if n.split("_")[0] in
+                       {"sequences", "rnn", "lstm", "gru", "multilayer", "pytorch"}}
+    assert function_checks - {"gru_parameter_count"} <= names
