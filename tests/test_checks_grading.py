@@ -108,6 +108,26 @@ def test_graded_cases_come_from_the_seed_and_keep_shapes_dtypes_and_zeros():
                 assert not np.any(arrays[1])  # the zero state stays zero
 
 
+def test_a_case_marked_redraw_false_keeps_its_values_in_grading_mode():
+    # Arguments that must stay consistent (an output with the inputs that made it) are
+    # not redrawn; the other cases of the same check are.
+    x = np.array([1.0, 2.0, 3.0])
+    seen = []
+
+    def double(v, twice):
+        seen.append((v.copy(), twice.copy()))
+        return 2 * v
+
+    cases = [checks.Case((x, 2 * x), redraw=False), checks.Case((x, 2 * x))]
+    with grading(seed=5):
+        result = checks.run_check("double", double, cases, reference=lambda v, t: 2 * v)
+    assert result.fraction == 1
+    (kept, kept_twice), (redrawn, redrawn_twice) = seen
+    assert np.array_equal(kept, x) and np.array_equal(kept_twice, 2 * x)
+    assert not np.array_equal(redrawn, x)
+    assert not np.array_equal(redrawn_twice, 2 * redrawn)  # the consistency redraw breaks
+
+
 def test_partial_credit_is_the_fraction_of_cases_passed(capsys):
     def float64_only(x, h_prev, W, b):
         return my_step(x, h_prev, W, b).astype(np.float64)  # wrong for the float32 case

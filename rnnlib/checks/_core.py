@@ -106,12 +106,17 @@ class Case:
         A few words shown in the verdict, e.g. ``"N=2, D=3, H=4"`` or ``"zero state"``.
     expected : object, optional
         The right answer, when there is no reference function to compute it.
+    redraw : bool, optional
+        Whether grading mode may redraw the case's values (default). Set it to ``False``
+        when the arguments must stay consistent with each other, for instance a forward
+        pass's output given with the inputs that produced it.
     """
 
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
     expected: Any = _MISSING
+    redraw: bool = True
 
 
 @dataclass(frozen=True)
@@ -343,8 +348,9 @@ def grading(seed: int | None = None, *, quiet: bool = True):
     the check's name and the case's number. Shapes, dtypes, signs and zeros stay as the
     check built them (a zero state stays zero, a diagonal matrix diagonal), so the cases
     test the same things, but their values are not the ones the book prints. Cases with a
-    fixed expected answer, and cases for which the reference fails on redrawn values, are
-    used as they are.
+    fixed expected answer, cases marked ``redraw=False`` (arguments that must stay
+    consistent with each other), and cases for which the reference fails on redrawn values,
+    are used as they are.
 
     Parameters
     ----------
@@ -435,7 +441,8 @@ def _redraw(value: Any, rng: np.random.Generator, memo: dict) -> Any:
 
 def _graded_case(case: Case, name: str, number: int, reference) -> Case:
     """The case redrawn from the grading seed, or the case itself (see :func:`grading`)."""
-    if _GRADING is None or _GRADING.seed is None or case.expected is not _MISSING:
+    if (_GRADING is None or _GRADING.seed is None or case.expected is not _MISSING
+            or not case.redraw):
         return case
     if reference is None:
         return case
