@@ -28,7 +28,8 @@ and it is what the backward pass multiplies the gradient by at every step (book,
   used it with ReLU units and zero biases: the state is copied unchanged when the input is
   zero;
 - :func:`set_forget_bias`: the LSTM's forget-gate bias :math:`b_f` set to a constant
-  (1 in Gers, Schmidhuber and Cummins 2000 and in Jozefowicz, Zaremba and Sutskever 2015),
+  (Gers, Schmidhuber and Cummins 2000 introduced the forget gate and started its bias
+  positive; Jozefowicz, Zaremba and Sutskever 2015 recommend exactly 1),
   so that :math:`f_t \approx \sigma(1) \approx 0.73` at the start.
 
 All functions are pure: they return new dicts and leave their arguments unchanged, except
