@@ -5,8 +5,8 @@ Two experiments, each over several seeds:
 - **Initialisation on a long-lag task.** The adding problem (many-to-one; one marked
   value is in the first half of the sequence, T/2 to T - 1 steps before the end, the
   other in the second half, 0 to T/2 - 1 steps before it) with the basic RNN whose
-  recurrent matrix starts as PyTorch's uniform draw, as a random orthogonal matrix, or as the identity, and
-  with the LSTM whose forget-gate bias starts at PyTorch's default (a uniform draw around
+  recurrent matrix starts as PyTorch's uniform draw, as a random orthogonal matrix, or as
+  the identity, and with the LSTM whose forget-gate bias starts at PyTorch's default (a uniform draw around
   0) or at exactly 1. A run succeeds when its validation answers are within the tolerance
   of ``experiments/head_to_head.py`` (0.08 on the sum) for 99% of the sequences.
 - **Regularisation.** Next-step prediction of noisy sine waves from a small fixed training
@@ -114,7 +114,8 @@ CONFIGS = {
 def build_model(label, seed):
     """The network of one initialisation, seeded."""
     cell, hidden_size, scheme, forget_bias = INITS[label]
-    options = {"forget_bias": 0.0} if cell == "lstm" else {}  # 0.0: one uniform draw, like PyTorch's
+    # forget_bias 0.0: one uniform draw around 0, like PyTorch's
+    options = {"forget_bias": 0.0} if cell == "lstm" else {}
     model = SequenceModel(cell, 2, hidden_size, 1, rng=seed, **options)
     return init.init_model(model, scheme, forget_bias=forget_bias, rng=seed + 100)
 
