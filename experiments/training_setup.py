@@ -5,10 +5,11 @@ Two experiments, each over several seeds:
 - **Initialisation on a long-lag task.** The adding problem (many-to-one; one marked
   value is in the first half of the sequence, T/2 to T - 1 steps before the end, the
   other in the second half, 0 to T/2 - 1 steps before it) with the basic RNN whose
-  recurrent matrix starts as PyTorch's uniform draw, as a random orthogonal matrix, or as
-  the identity, and with the LSTM whose forget-gate bias starts at PyTorch's default (a
-  uniform draw around 0) or at exactly 1. A run succeeds when its validation answers are within the tolerance
-  of ``experiments/head_to_head.py`` (0.08 on the sum) for 99% of the sequences.
+  recurrent matrix starts as PyTorch's uniform draw, as a random orthogonal matrix, or
+  as the identity, and with the LSTM whose forget-gate bias starts at PyTorch's default
+  (a uniform draw around 0) or at exactly 1. A run succeeds when its validation answers
+  are within the tolerance of ``experiments/head_to_head.py`` (0.08 on the sum) for 99%
+  of the sequences.
 - **Regularisation.** Next-step prediction of noisy sine waves from a small fixed training
   set, without regularisation, with weight decay, and with input dropout whose mask is
   fixed over time; train and validation losses at the end.
