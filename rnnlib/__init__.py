@@ -20,6 +20,11 @@
   results (training and the benchmark use them; ``book/performance.ipynb`` explains them)
 - ``data``         sequence tasks generated on the fly and the course's own text
 - ``train``        a small fit loop with history and a progress bar
+- ``init``         recurrent weights set to orthogonal or identity blocks, the LSTM's
+  forget-gate bias, the blocks' spectral radii
+- ``masking``      padded batches of sequences of different lengths: masks, the last
+  valid step, sorting by length
+- ``regularize``   dropout masks fixed over time, weight decay
 - ``analysis``     measurements on trained cells (gradients by lag, spectral radius, ...)
 - ``interop``      weights to and from ``torch.nn.RNN``, ``LSTM`` and ``GRU``
 - ``plots``, ``widgets``  figures and interactive figures

@@ -66,6 +66,11 @@ from rnnlib.checks.rnn import (
     rnn_two_step_backward,
 )
 from rnnlib.checks.sequences import sequences_stack, sequences_unroll
+from rnnlib.checks.training_setup import (
+    training_setup_forget_bias,
+    training_setup_last_valid,
+    training_setup_length_mask,
+)
 
 __all__ = [
     # helpers for writing checks
@@ -112,4 +117,8 @@ __all__ = [
     "performance_lstm_cache_bytes",
     "performance_lstm_gate_activations",
     "pytorch_lstm_from_torch",
+    # training in practice: initialisation, variable-length batches, regularisation
+    "training_setup_forget_bias",
+    "training_setup_last_valid",
+    "training_setup_length_mask",
 ]
