@@ -9,8 +9,9 @@ JSON; ``book/attention.ipynb`` reads them and re-runs one run.
 
 Run from the repository root, from a clean committed tree::
 
-    OMP_NUM_THREADS=1 .venv/bin/python experiments/attention.py \
-        --config full --out experiments/results/attention.json
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/attention.py --config full \
+        --out experiments/results/attention.json \
+        --weights experiments/results/attention_weights.npz
 
 ``--config tiny`` is small enough for the tests.
 """
@@ -101,11 +102,14 @@ def accuracy_by_length(model, config):
     return out
 
 
-def run_one(model_name, seed, config, *, progress=False):
-    """Train and test one model from one seed; the record the JSON file keeps."""
+def run_one(model_name, seed, config, *, progress=False, keep_model=False):
+    """Train and test one model from one seed; the record the JSON file keeps.
+
+    With ``keep_model=True`` return ``(record, model)``.
+    """
     start = time.perf_counter()
     model, losses = train(model_name, seed, config, progress=progress)
-    return {
+    record = {
         "model": model_name,
         "seed": seed,
         "accuracy": accuracy_by_length(model, config),
@@ -113,9 +117,10 @@ def run_one(model_name, seed, config, *, progress=False):
         "num_parameters": model.num_parameters(),
         "seconds": time.perf_counter() - start,
     }
+    return (record, model) if keep_model else record
 
 
-def run(config_name="full", *, progress=True, command=None):
+def run(config_name="full", *, progress=True, command=None, weights=None):
     """Every model and seed of a configuration.
 
     Returns
@@ -124,12 +129,24 @@ def run(config_name="full", *, progress=True, command=None):
         ``schema_version``, ``config_name``, ``config``, ``provenance``,
         ``run_time_seconds``, ``runs`` (one :func:`run_one` record per model and seed) and
         ``summary``: per model, the mean accuracy over seeds at every length.
+
+    With ``weights`` (a path), the parameters of every model trained from the first seed
+    are saved there (``numpy.savez``, keys ``"<model>/<parameter>"``), so the chapter can
+    draw their attention without training them again.
     """
     config = CONFIGS[config_name]
     origin = provenance.record(command)
     start = time.perf_counter()
-    runs = [run_one(name, seed, config, progress=progress)
-            for name in MODELS for seed in config["seeds"]]
+    runs, kept = [], {}
+    for name in MODELS:
+        for seed in config["seeds"]:
+            record, model = run_one(name, seed, config, progress=progress,
+                                    keep_model=True)
+            runs.append(record)
+            if seed == config["seeds"][0]:
+                kept.update({f"{name}/{k}": v for k, v in model.params.items()})
+    if weights is not None:
+        np.savez(weights, **kept)
     return {
         "schema_version": SCHEMA_VERSION,
         "config_name": config_name,
@@ -170,15 +187,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="full")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--weights", type=Path, help="where to save the first seed's models")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    results = run(args.config, progress=not args.quiet)
+    results = run(args.config, progress=not args.quiet, weights=args.weights)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     if not args.quiet:
         print(json.dumps(results["summary"], indent=1))
     return results
+
+
+def load_model(model_name, config, weights):
+    """A :class:`~rnnlib.seq2seq.Seq2Seq` with the parameters saved by :func:`run`."""
+    model = Seq2Seq(config["cell"], config["hidden_size"], attention=MODELS[model_name],
+                    rng=0)
+    with np.load(weights) as saved:
+        for key in model.params:
+            model.params[key] = saved[f"{model_name}/{key}"]
+    return model
 
 
 if __name__ == "__main__":

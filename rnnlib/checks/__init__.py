@@ -29,6 +29,12 @@ from rnnlib.checks._core import (
     compare,
     run_check,
 )
+from rnnlib.checks.attention import (
+    attention_additive_backward,
+    attention_beam_search,
+    attention_dot_product,
+    attention_masked_softmax,
+)
 from rnnlib.checks.gru import (
     gru_no_reset_step,
     gru_parameter_count,
@@ -103,4 +109,9 @@ __all__ = [
     "performance_lstm_cache_bytes",
     "performance_lstm_gate_activations",
     "pytorch_lstm_from_torch",
+    # the encoder-decoder and attention
+    "attention_additive_backward",
+    "attention_beam_search",
+    "attention_dot_product",
+    "attention_masked_softmax",
 ]
