@@ -153,3 +153,29 @@ def test_bad_input_names_the_argument():
         model.loss_and_grads(src, tgt_in, tgt_out[:, :2])
     with pytest.raises(ValueError, match="src"):
         model.beam_search(src, 4)
+
+
+def test_the_experiment_runs_end_to_end_on_its_tiny_configuration(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "attention.py"
+    spec = importlib.util.spec_from_file_location("attention_experiment", script)
+    experiment = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(experiment)
+    out, weights = tmp_path / "tiny.json", tmp_path / "tiny.npz"
+    experiment.main(["--config", "tiny", "--out", str(out), "--weights", str(weights),
+                     "--quiet"])
+    results = json.loads(out.read_text())
+    assert experiment.validate_results(results)
+    config = experiment.CONFIGS["tiny"]
+    assert len(results["runs"]) == len(experiment.MODELS) * len(config["seeds"])
+    model = experiment.load_model("attention", config, weights)
+    first = next(r for r in results["runs"] if r["model"] == "attention")
+    assert experiment.accuracy_by_length(model, config) == first["accuracy"]
+    broken = json.loads(out.read_text())
+    broken["runs"][0]["accuracy"]["2"] = 0.5 if broken["runs"][0]["accuracy"]["2"] != 0.5 \
+        else 0.25
+    with pytest.raises(ValueError, match="summary"):
+        experiment.validate_results(broken)
