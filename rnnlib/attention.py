@@ -233,9 +233,9 @@ def additive_forward(s, enc, params, mask=None):
 
     q = s @ params["W_q"]  # (N, A)
     u = np.tanh(q[:, None, :] + enc @ params["W_k"] + params["b"])  # (N, T, A)
-    scores = u @ params["v"]  # (N, T)                                 (att-additive)
-    alpha = masked_softmax(scores, mask)  # (N, T)                     (att-weights)
-    context = np.einsum("nt,nte->ne", alpha, enc)  # (N, E)            (att-context)
+    scores = u @ params["v"]  # (N, T)                             (att-additive)
+    alpha = masked_softmax(scores, mask)  # (N, T)                 (att-weights)
+    context = np.einsum("nt,nte->ne", alpha, enc)  # (N, E)        (att-context)
     cache = {"made_by": "rnnlib.attention.additive_forward", "s": s, "enc": enc,
              "u": u, "alpha": alpha, "params": params}
     return context, alpha, cache
@@ -257,22 +257,24 @@ def additive_backward(dcontext, cache):
     ds : numpy.ndarray, shape (N, H)
         Gradient with respect to the query.
     denc : numpy.ndarray, shape (N, T, E)
-        Gradient with respect to the encoder's states (through the context and the score).
+        Gradient with respect to the encoder's states (via the context and the score).
     grads : dict
         Same keys and shapes as the parameters.
     """
     check_cache(cache, "rnnlib.attention.additive_forward",
                 ("s", "enc", "u", "alpha", "params"))
-    s, enc, u, alpha, params = (cache[k] for k in ("s", "enc", "u", "alpha", "params"))
+    s, enc, u = cache["s"], cache["enc"], cache["u"]
+    alpha, params = cache["alpha"], cache["params"]
     N, T, E = enc.shape
-    dcontext = check_array("dcontext", dcontext, shape=(N, E), dtype=s.dtype, dims="N, E")
+    dcontext = check_array("dcontext", dcontext, shape=(N, E), dtype=s.dtype,
+                           dims="N, E")
 
-    dalpha = np.einsum("ne,nte->nt", dcontext, enc)  # (N, T)        (att-bwd-context)
+    dalpha = np.einsum("ne,nte->nt", dcontext, enc)  # (N, T)   (att-bwd-context)
     denc = alpha[:, :, None] * dcontext[:, None, :]  # (N, T, E)
-    dscores = masked_softmax_backward(dalpha, alpha)  # (N, T)       (att-bwd-softmax)
-    dP = dscores[:, :, None] * params["v"] * (1 - u**2)  # (N, T, A): through v and tanh
+    dscores = masked_softmax_backward(dalpha, alpha)  # (N, T)  (att-bwd-softmax)
+    dP = dscores[:, :, None] * params["v"] * (1 - u**2)  # (N, T, A): via v, tanh
     dq = dP.sum(axis=1)  # (N, A): q was added at every source step
-    denc += dP @ params["W_k"].T  # (N, T, E)                         (att-bwd-additive)
+    denc += dP @ params["W_k"].T  # (N, T, E)                    (att-bwd-additive)
     grads = {
         "W_q": s.T @ dq,  # (H, A)
         "W_k": np.einsum("nte,nta->ea", enc, dP),  # (E, A)
@@ -317,8 +319,9 @@ def multiplicative_forward(s, enc, params, mask=None):
 
 
 def multiplicative_backward(dcontext, cache):
-    r"""Backward of :func:`multiplicative_forward` (att-bwd-context), (att-bwd-softmax),
-    (att-bwd-general).
+    r"""Backward of :func:`multiplicative_forward`.
+
+    (att-bwd-context), (att-bwd-softmax), (att-bwd-general).
 
     Parameters
     ----------
@@ -336,13 +339,15 @@ def multiplicative_backward(dcontext, cache):
     """
     check_cache(cache, "rnnlib.attention.multiplicative_forward",
                 ("s", "enc", "sW", "alpha", "params"))
-    s, enc, sW, alpha, params = (cache[k] for k in ("s", "enc", "sW", "alpha", "params"))
+    s, enc, sW = cache["s"], cache["enc"], cache["sW"]
+    alpha, params = cache["alpha"], cache["params"]
     N, T, E = enc.shape
-    dcontext = check_array("dcontext", dcontext, shape=(N, E), dtype=s.dtype, dims="N, E")
+    dcontext = check_array("dcontext", dcontext, shape=(N, E), dtype=s.dtype,
+                           dims="N, E")
 
-    dalpha = np.einsum("ne,nte->nt", dcontext, enc)  # (N, T)        (att-bwd-context)
+    dalpha = np.einsum("ne,nte->nt", dcontext, enc)  # (N, T)   (att-bwd-context)
     denc = alpha[:, :, None] * dcontext[:, None, :]  # (N, T, E)
-    dscores = masked_softmax_backward(dalpha, alpha)  # (N, T)       (att-bwd-softmax)
-    dsW = np.einsum("nt,nte->ne", dscores, enc)  # (N, E)             (att-bwd-general)
+    dscores = masked_softmax_backward(dalpha, alpha)  # (N, T)  (att-bwd-softmax)
+    dsW = np.einsum("nt,nte->ne", dscores, enc)  # (N, E)        (att-bwd-general)
     denc += dscores[:, :, None] * sW[:, None, :]  # (N, T, E)
     return dsW @ params["W"].T, denc, {"W": s.T @ dsW}

@@ -123,8 +123,9 @@ def encode_backward(denc, ds0, cache):
     return grads_fwd, grads_bwd
 
 
-def decoder_step_forward(y_prev, state, enc, params, cell, *, attention=None, mask=None):
-    r"""One decoder step: (dec-plain), or (dec-attention) when ``attention`` is given.
+def decoder_step_forward(y_prev, state, enc, params, cell, *, attention=None,
+                         mask=None):
+    r"""One decoder step: (dec-plain), or (dec-attention) with ``attention``.
 
     Parameters
     ----------
@@ -135,8 +136,8 @@ def decoder_step_forward(y_prev, state, enc, params, cell, *, attention=None, ma
     enc : numpy.ndarray, shape (N, T, E)
         The encoder's states (read only with attention).
     params : dict
-        ``"dec"`` (the cell's parameters, input size V, or V + E with attention), ``"out"``
-        (dense, H or H + E to V) and with attention ``"att"``.
+        ``"dec"`` (the cell's parameters, input size V, or V + E with attention),
+        ``"out"`` (dense, H or H + E to V) and with attention ``"att"``.
     cell : module
         A cell of :data:`rnnlib.layers.CELLS`.
     attention : {"additive", "multiplicative"} or None
@@ -156,15 +157,17 @@ def decoder_step_forward(y_prev, state, enc, params, cell, *, attention=None, ma
     """
     cache = {"cell": cell, "attention": attention}
     if attention is None:
-        h, state, cache["cell_cache"] = cell.step_forward(y_prev, state, params["dec"])
-        logits, cache["out_cache"] = layers.dense_forward(h, params["out"])  # (dec-plain)
-        return logits, state, None, cache
+        h, state, cache["cell_cache"] = cell.step_forward(y_prev, state,
+                                                          params["dec"])
+        logits, cache["out_cache"] = layers.dense_forward(h, params["out"])
+        return logits, state, None, cache  # (dec-plain)
     attend = _ATTENTION[attention][0]
     context, alpha, cache["att_cache"] = attend(_h(state), enc, params["att"], mask)
     x = np.concatenate([y_prev, context], axis=1)  # (N, V + E)
     h, state, cache["cell_cache"] = cell.step_forward(x, state, params["dec"])
     hc = np.concatenate([h, context], axis=1)  # (N, H + E)
-    logits, cache["out_cache"] = layers.dense_forward(hc, params["out"])  # (dec-attention)
+    logits, cache["out_cache"] = layers.dense_forward(hc, params["out"])
+    # (dec-attention): the output layer sees the state and the context
     cache["sizes"] = (y_prev.shape[1], h.shape[1])
     return logits, state, alpha, cache
 
