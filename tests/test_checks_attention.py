@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from rnnlib import attention, checks
-from rnnlib.checks.attention import _reference_additive, _reference_beam
+from rnnlib.checks.attention import (
+    _reference_additive,
+    _reference_beam,
+    _unshifted_softmax,
+)
 
 
 def stub(*args):
@@ -13,7 +17,8 @@ def stub(*args):
 
 
 def masked_softmax(scores, mask):
-    e = np.exp(np.where(mask, scores, -np.inf) - scores.max(axis=1, keepdims=True))
+    e = np.where(mask, scores, -np.inf)
+    e = np.exp(e - e.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
@@ -47,6 +52,8 @@ def test_masked_softmax_mistakes(capsys):
     assert not checks.attention_masked_softmax(
         lambda s, m: m * np.exp(s) / np.exp(s).sum(axis=1, keepdims=True))
     assert "renormalised" in capsys.readouterr().out
+    assert not checks.attention_masked_softmax(_unshifted_softmax)
+    assert "largest score" in capsys.readouterr().out
 
 
 def test_dot_product_mistakes(capsys):

@@ -26,7 +26,18 @@ def _softmax_cases():
         lengths[0] = T - 1 if T > 1 else T  # at least one row with padding
         mask = np.arange(T)[None, :] < lengths[:, None]
         cases.append(Case((scores, mask), label=label + ", padded rows"))
+    # Scores of about +-1000 on kept steps: exp overflows unless the row's largest kept
+    # score is subtracted first.
+    scores = np.array([[1000.0, 999.0, 998.0, 0.0], [-1000.0, -1001.0, 5.0, 7.0]])
+    mask = np.array([[True, True, True, False], [True, True, False, False]])
+    cases.append(Case((scores, mask), label="scores of about +-1000, padded rows"))
     return cases
+
+
+def _unshifted_softmax(scores, mask):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.where(mask, np.exp(scores), 0.0)
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def _plain_softmax(scores, mask):
@@ -55,6 +66,11 @@ def attention_masked_softmax(student_fn):
                 lambda scores, mask: _plain_softmax(scores, mask) * mask,
                 "After zeroing the padded steps the rows no longer sum to 1: leave them out "
                 "of the sum, or mask the scores before the softmax."),
+        Mistake("a masked softmax that does not subtract the largest score first",
+                _unshifted_softmax,
+                "exp(1000) overflows to inf and exp(-1000) underflows to 0, giving nan: "
+                "subtract each row's largest kept score before np.exp (the weights do "
+                "not change)."),
     ]
     return run_check("attention_masked_softmax", student_fn, _softmax_cases(),
                      attention.masked_softmax, hints=hints, output_name="alpha")
