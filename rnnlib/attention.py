@@ -45,7 +45,7 @@ and :math:`\bar p_j = \bar e_j\, v \odot (1 - u_j^2)`,
     \bar v = \textstyle\sum_{n, j} \bar e_j u_j, \quad
     \bar s = \big(\textstyle\sum_j \bar p_j\big) W_q^\top, \quad
     \bar h_j \mathrel{+}= \bar p_j W_k^\top, \quad
-    \bar W_q = s^\top \textstyle\sum_j \bar p_j, \quad
+    \bar W_q = \textstyle\sum_n s^\top \sum_j \bar p_j, \quad
     \bar W_k = \textstyle\sum_{n, j} h_j^\top \bar p_j             \qquad \text{(att-bwd-additive)}
 
 (and :math:`\bar b = \sum_{n,j} \bar p_j`); for the multiplicative one
@@ -54,7 +54,7 @@ and :math:`\bar p_j = \bar e_j\, v \odot (1 - u_j^2)`,
 
     \bar s = \textstyle\sum_j \bar e_j\, h_j W^\top, \quad
     \bar h_j \mathrel{+}= \bar e_j\, s W, \quad
-    \bar W = s^\top \textstyle\sum_j \bar e_j h_j                  \qquad \text{(att-bwd-general)}
+    \bar W = \textstyle\sum_n s^\top \sum_j \bar e_j h_j           \qquad \text{(att-bwd-general)}
 
 A masked step has :math:`\alpha_j = 0`, so it gets no gradient from the weights (its
 :math:`\bar e_j = 0`) and none from the context.
