@@ -13,12 +13,17 @@
 - ``losses``       mean squared error and softmax cross-entropy over sequences
 - ``optim``        SGD with momentum, Adam, global-norm gradient clipping
 - ``gradcheck``    centred finite-difference gradient checks
+- ``attention``    additive (Bahdanau) and multiplicative (Luong) attention, with a
+  source mask
+- ``seq2seq``      the RNN encoder-decoder with or without attention: encoder, decoder
+  step, loss and gradients under teacher forcing, greedy decoding, beam search
 
 **Tools around them** (used by the chapters; not part of the reading):
 
 - ``fast``         the cells' sequence functions arranged for speed, same interface and
   results (training and the benchmark use them; ``book/performance.ipynb`` explains them)
 - ``data``         sequence tasks generated on the fly and the course's own text
+- ``seq2seq_data`` the digit-reversal task of the attention chapter and its vocabulary
 - ``train``        a small fit loop with history and a progress bar
 - ``init``         recurrent weights set to orthogonal or identity blocks, the LSTM's
   forget-gate bias, the blocks' spectral radii

@@ -33,6 +33,12 @@ from rnnlib.checks._core import (
     score,
     use_graded_cases,
 )
+from rnnlib.checks.attention import (
+    attention_additive_backward,
+    attention_beam_search,
+    attention_dot_product,
+    attention_masked_softmax,
+)
 from rnnlib.checks.gru import (
     gru_no_reset_step,
     gru_parameter_count,
@@ -121,4 +127,9 @@ __all__ = [
     "training_setup_forget_bias",
     "training_setup_last_valid",
     "training_setup_length_mask",
+    # the encoder-decoder and attention
+    "attention_additive_backward",
+    "attention_beam_search",
+    "attention_dot_product",
+    "attention_masked_softmax",
 ]
