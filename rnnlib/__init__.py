@@ -13,6 +13,10 @@
 - ``losses``       mean squared error and softmax cross-entropy over sequences
 - ``optim``        SGD with momentum, Adam, global-norm gradient clipping
 - ``gradcheck``    centred finite-difference gradient checks
+- ``sampling``     temperature and top-k decoding, free running, scheduled sampling
+- ``tbptt``        truncated backpropagation through time: the truncated gradient, the
+  echo task with a known lag, time and memory
+- ``ngram``        nats, bits per character, perplexity, and n-gram baselines
 
 **Tools around them** (used by the chapters; not part of the reading):
 

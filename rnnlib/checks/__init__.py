@@ -62,6 +62,11 @@ from rnnlib.checks.rnn import (
     rnn_two_step_backward,
 )
 from rnnlib.checks.sequences import sequences_stack, sequences_unroll
+from rnnlib.checks.training import (
+    training_add_alpha_bigram,
+    training_lag_signal_share,
+    training_top_k,
+)
 
 __all__ = [
     # helpers for writing checks
@@ -103,4 +108,8 @@ __all__ = [
     "performance_lstm_cache_bytes",
     "performance_lstm_gate_activations",
     "pytorch_lstm_from_torch",
+    # training in practice: teacher forcing, truncated BPTT, reading the loss
+    "training_add_alpha_bigram",
+    "training_lag_signal_share",
+    "training_top_k",
 ]
