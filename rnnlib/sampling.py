@@ -240,8 +240,8 @@ def free_run(model, X_prime, horizon):
 
     Notes
     -----
-    .. math:: \hat x_{t+1} = f(\hat x_t, h_t) \quad\text{instead of}\quad
-       \hat x_{t+1} = f(x_t, h_t) \qquad\text{(free-running)}
+    .. math:: h_t = f(\hat x_t, h_{t-1}), \quad \hat x_{t+1} = g(h_t)
+       \quad\text{instead of}\quad h_t = f(x_t, h_{t-1}) \qquad\text{(free-running)}
 
     Each error is read back in, so errors can compound with the horizon.
     """

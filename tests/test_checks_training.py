@@ -46,12 +46,20 @@ def test_checks_pass_on_solutions(capsys):
     assert "✔ training_add_alpha_bigram" in out and "✔ training_top_k" in out
 
 
+def bigram_unigram_denominator(ids, V, alpha):
+    # the equation's denominator misread as the context character's count in the text
+    counts = np.zeros((V, V))
+    np.add.at(counts, (ids[:-1], ids[1:]), 1)
+    return (counts + alpha) / (np.bincount(ids, minlength=V)[:, None] + alpha * V)
+
+
 @pytest.mark.parametrize(
     ("check", "wrong", "words"),
     [
         ("training_add_alpha_bigram", lambda ids, V, a: bigram_solution(ids, V, a).T,
          "transposed"),
         ("training_add_alpha_bigram", bigram_raw_counts, "without smoothing"),
+        ("training_add_alpha_bigram", bigram_unigram_denominator, "whole text"),
         ("training_top_k", top_k_not_renormalised, "not renormalised"),
         ("training_top_k", lambda logits, k: top_k_solution(-logits, k) * 0
          + top_k_solution(np.where(top_k_solution(-logits, k) > 0, logits, -1e9), k),

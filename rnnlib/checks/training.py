@@ -46,6 +46,12 @@ def training_add_alpha_bigram(student_fn):
                 / np.maximum(_counts(ids, V).sum(1, keepdims=True), 1),
                 "Every one of the V entries of a row got alpha more, so the row's total "
                 "grew by alpha V; divide by count(a, .) + alpha V."),
+        Mistake("the context's count in the whole text as the denominator",
+                lambda ids, V, alpha: (_counts(ids, V) + alpha)
+                / (np.bincount(ids, minlength=V)[:, None] + alpha * V),
+                "Divide by the number of pairs that start with a, sum over b of "
+                "count(a, b): a character that ends the text starts no pair, so its "
+                "count in the whole text is one too many."),
         Mistake("the counts without smoothing",
                 lambda ids, V, alpha: _counts(ids, V)
                 / np.maximum(_counts(ids, V).sum(1, keepdims=True), 1),
