@@ -17,6 +17,10 @@
   source mask
 - ``seq2seq``      the RNN encoder-decoder with or without attention: encoder, decoder
   step, loss and gradients under teacher forcing, greedy decoding, beam search
+- ``sampling``     temperature and top-k decoding, free running, scheduled sampling
+- ``tbptt``        truncated backpropagation through time: the truncated gradient, the
+  echo task with a known lag, time and memory
+- ``ngram``        nats, bits per character, perplexity, and n-gram baselines
 
 **Tools around them** (used by the chapters; not part of the reading):
 

@@ -72,6 +72,11 @@ from rnnlib.checks.rnn import (
     rnn_two_step_backward,
 )
 from rnnlib.checks.sequences import sequences_stack, sequences_unroll
+from rnnlib.checks.training import (
+    training_add_alpha_bigram,
+    training_lag_signal_share,
+    training_top_k,
+)
 from rnnlib.checks.training_setup import (
     training_setup_forget_bias,
     training_setup_last_valid,
@@ -132,4 +137,8 @@ __all__ = [
     "attention_beam_search",
     "attention_dot_product",
     "attention_masked_softmax",
+    # training in practice: teacher forcing, truncated BPTT, reading the loss
+    "training_add_alpha_bigram",
+    "training_lag_signal_share",
+    "training_top_k",
 ]
