@@ -78,11 +78,11 @@ from rnnlib._validate import (
     check_array,
     check_cache,
     check_finite,
-    check_params as check_param_shapes,
     check_positive_int,
     resolve_dtype,
     resolve_rng,
 )
+from rnnlib._validate import check_params as check_param_shapes
 from rnnlib.activations import sigmoid
 
 __all__ = [
@@ -124,7 +124,7 @@ def _softplus(x):
 
 
 def g(x):
-    r"""Feng et al.'s positive activation: :math:`x + 1/2` for :math:`x \ge 0`, else :math:`\sigma(x)`.
+    r"""Feng et al.'s positive activation: :math:`x + 1/2` for x >= 0, else :math:`\sigma(x)`.
 
     Parameters
     ----------
