@@ -13,6 +13,9 @@
 - ``losses``       mean squared error and softmax cross-entropy over sequences
 - ``optim``        SGD with momentum, Adam, global-norm gradient clipping
 - ``gradcheck``    centred finite-difference gradient checks
+- ``scan``         the linear recurrence h_t = a_t h_{t-1} + b_t by a loop and by parallel
+  and log-space scans, each with its backward
+- ``mingru``       minGRU and minLSTM (Feng et al. 2024): gates that read the input only
 
 **Tools around them** (used by the chapters; not part of the reading):
 

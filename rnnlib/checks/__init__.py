@@ -42,6 +42,12 @@ from rnnlib.checks.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from rnnlib.checks.mingru import (
+    mingru_combine,
+    mingru_hillis_steele,
+    mingru_log_scan_backward,
+    mingru_minlstm_step,
+)
 from rnnlib.checks.multilayer import (
     head_to_head_matched_hidden_size,
     multilayer_bidirectional_forward,
@@ -103,4 +109,9 @@ __all__ = [
     "performance_lstm_cache_bytes",
     "performance_lstm_gate_activations",
     "pytorch_lstm_from_torch",
+    # going further: minGRU, minLSTM and the scan
+    "mingru_combine",
+    "mingru_hillis_steele",
+    "mingru_log_scan_backward",
+    "mingru_minlstm_step",
 ]
