@@ -159,3 +159,72 @@ def test_parameters_and_errors():
         mingru.forward(X[0], None, params, variant="minlstm")
     with pytest.raises(ValueError, match="state"):
         mingru.step_forward(X[:, 0], np.zeros((2, 4)), params, variant="minlstm")
+
+
+# --------------------------------------------------------------------------------------
+# experiments/mingru.py: the stacked model, the script end to end, the committed results
+# --------------------------------------------------------------------------------------
+
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results" / "mingru.json"
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    spec = importlib.util.spec_from_file_location("mingru_experiment",
+                                                  ROOT / "experiments" / "mingru.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("variant", mingru.VARIANTS)
+@pytest.mark.parametrize("last_only", [False, True])
+def test_stacked_model_gradient_check(experiment, variant, last_only):
+    model = experiment.MinimalModel(3, 4, 2, num_layers=2, rng=0, variant=variant)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2, 5, 3))
+    targets = rng.normal(size=(2, 2) if last_only else (2, 5, 2))
+    _, grads = model.loss_and_grads(X, targets, loss="mse", last_only=last_only)
+
+    def loss():
+        return float(model.loss_and_grads(X, targets, loss="mse", last_only=last_only)[0])
+
+    errors = gradcheck.check_gradients(loss, model.params, grads)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_stacked_model_scans_agree(experiment):
+    X = np.random.default_rng(2).normal(size=(3, 20, 2))
+    outputs = [experiment.MinimalModel(2, 5, 3, 2, rng=4, scan=method).predict(X)
+               for method in ("sequential", "parallel")]
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)
+
+
+def test_tiny_configuration_runs_end_to_end(experiment, tmp_path):
+    out = tmp_path / "tiny.json"
+    experiment.main(["--config", "tiny", "--out", str(out), "--quiet"])
+    results = json.loads(out.read_text())
+    assert experiment.validate_results(results)
+    assert {run["arch"] for run in results["runs"]} == set(experiment.ARCHITECTURES)
+    broken = json.loads(out.read_text())
+    broken["runs"] = broken["runs"][:-1]
+    with pytest.raises(ValueError, match="runs"):
+        experiment.validate_results(broken)
+    broken = json.loads(out.read_text())
+    broken["timing"]["by_width"]["2"]["parallel"]["forward"] = 0
+    with pytest.raises(ValueError, match="positive times"):
+        experiment.validate_results(broken)
+
+
+def test_committed_results_have_the_documented_layout(experiment):
+    results = json.loads(RESULTS.read_text())
+    assert experiment.validate_results(results)
+    assert results["config_name"] == "full"
+    assert results["config"] == experiment.CONFIGS["full"]
+    assert "mingru.py" in results["provenance"]["command"]
+    assert results["provenance"]["git"]["dirty"] is False
