@@ -11,10 +11,11 @@ whose coefficients come from the input alone, so the whole sequence of states is
 
 .. math::
 
-    u_t = \sigma(x_t W_u + b_u), \qquad \tilde a_t = x_t W_a + b_a,
-    \qquad a_t = \phi(\tilde a_t)                                    \qquad \text{(mingru)}
+    u_t = \sigma(x_t W_u + b_u)                                      \qquad \text{(mingru-update)}
 
-    h_t = (1 - u_t) \odot h_{t-1} + u_t \odot a_t                    \qquad \text{(mingru-output)}
+    \tilde a_t = x_t W_a + b_a, \qquad a_t = \phi(\tilde a_t)      \qquad \text{(mingru-candidate)}
+
+    h_t = (1 - u_t) \odot h_{t-1} + u_t \odot a_t                    \qquad \text{(mingru-linear)}
 
 **minLSTM** (``variant="minlstm"``). ``W`` (D, 3H) and ``b`` (3H,), column blocks f, i, a;
 no output gate and no separate cell state, and the two gates normalised to sum to one:
@@ -22,12 +23,11 @@ no output gate and no separate cell state, and the two gates normalised to sum t
 .. math::
 
     f_t = \sigma(x_t W_f + b_f), \quad i_t = \sigma(x_t W_i + b_i), \quad
-    f'_t = \frac{f_t}{f_t + i_t}, \quad i'_t = \frac{i_t}{f_t + i_t}  \qquad \text{(minlstm)}
+    f'_t = \frac{f_t}{f_t + i_t}, \quad i'_t = \frac{i_t}{f_t + i_t}, \quad
+    h_t = f'_t \odot h_{t-1} + i'_t \odot a_t, \quad a_t = \phi(\tilde a_t)
+                                                                    \qquad \text{(minlstm-step)}
 
-    h_t = f'_t \odot h_{t-1} + i'_t \odot a_t, \qquad a_t = \phi(\tilde a_t)
-                                                                    \qquad \text{(minlstm-output)}
-
-Both are :math:`h_t = \alpha_t \odot h_{t-1} + \beta_t` (scan-prefix) with
+Both are :math:`h_t = \alpha_t \odot h_{t-1} + \beta_t` (mingru-linear) with
 :math:`\alpha_t = 1 - u_t`, :math:`\beta_t = u_t a_t` (minGRU) or :math:`\alpha_t = f'_t`,
 :math:`\beta_t = i'_t a_t` (minLSTM).
 
@@ -238,7 +238,8 @@ def _check_params(params, D, dtype, source, variant):
 
 
 def _coefficients(P, variant, candidate):
-    """(mingru) or (minlstm): pre-activations P (..., GH) -> alpha, beta, what backward needs."""
+    """(mingru-update), (mingru-candidate) or (minlstm-step): pre-activations P (..., GH)
+    -> alpha, beta, and what backward needs."""
     H = P.shape[-1] // len(GATES[variant])
     p_a = P[..., -H:]
     a = g(p_a) if candidate == "g" else p_a  # the candidate
@@ -311,7 +312,7 @@ def _check_state(name, state, N, H, dtype):
 
 
 def step_forward(x, state, params, *, variant="mingru", candidate="linear"):
-    r"""One step: (mingru) and (mingru-output), or (minlstm) and (minlstm-output).
+    r"""One step: (mingru-update) to (mingru-linear), or (minlstm-step).
 
     Parameters
     ----------
