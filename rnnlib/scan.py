@@ -6,6 +6,8 @@ Time is indexed from 1 in the equations and from 0 in the arrays (``A[:, 0]`` is
 
 When a recurrent cell's coefficients :math:`a_t, b_t` depend on the input only (minGRU and
 minLSTM, :mod:`rnnlib.mingru`), the whole sequence of states is one *prefix scan*.
+The arrays ``A`` and ``B`` hold the coefficients :math:`a_t, b_t` of every step (the
+chapter's :math:`\alpha_t, \beta_t`), not the prefix products :math:`A_t, B_t` below.
 
 **The recurrence and its operator.** Write a step as the pair :math:`(a_t, b_t)`, the affine
 map :math:`h \mapsto a_t h + b_t`. Doing step :math:`(a, b)` and then :math:`(a', b')` is
@@ -39,12 +41,12 @@ at once:
 one step, so the backward pass is a scan too.
 
 **Log space.** For positive :math:`a_t, b_t, h_0` (as in Feng et al.'s log-space minGRU),
-with :math:`\alpha_t = \sum_{k \le t} \log a_k` (so :math:`\alpha_0 = 0`) and
+with :math:`\lambda_t = \sum_{k \le t} \log a_k` (so :math:`\lambda_0 = 0`) and
 :math:`b_0 := h_0`:
 
 .. math::
 
-    \log h_t = \alpha_t + \log \sum_{k=0}^{t} \exp(\log b_k - \alpha_k)
+    \log h_t = \lambda_t + \log \sum_{k=0}^{t} \exp(\log b_k - \lambda_k)
                                                                     \qquad \text{(scan-log)}
 
 a cumulative sum and a cumulative log-sum-exp, never forming the products :math:`A_t`,
@@ -379,7 +381,7 @@ def log_forward(log_A, log_B, log_h0=None):
 
     Notes
     -----
-    :math:`\alpha_t` is ``numpy.cumsum`` of ``log_A`` over time and the cumulative
+    :math:`\lambda_t` is ``numpy.cumsum`` of ``log_A`` over time and the cumulative
     log-sum-exp is ``numpy.logaddexp.accumulate``; both are single NumPy calls, loops in C.
     """
     log_A = check_array("log_A", log_A, ndim=3, dims="N, T, H", nonempty=True)
@@ -394,10 +396,10 @@ def log_forward(log_A, log_B, log_h0=None):
                          finite=False)
     if np.isnan(log_h0).any() or np.isposinf(log_h0).any():
         raise ValueError("log_h0: expected real numbers or -inf (h0 = 0), got NaN or +inf")
-    alpha = np.cumsum(log_A, axis=1)  # (N, T, H): alpha_t = sum_{k<=t} log a_k
-    alpha0 = np.concatenate([np.zeros((N, 1, H), dtype=log_A.dtype), alpha], axis=1)
+    lam = np.cumsum(log_A, axis=1)  # (N, T, H): lambda_t = sum_{k<=t} log a_k
+    lam0 = np.concatenate([np.zeros((N, 1, H), dtype=log_A.dtype), lam], axis=1)
     log_values = np.concatenate([log_h0[:, None], log_B], axis=1)  # (N, T+1, H): b_0 = h0
-    log_Y = alpha + np.logaddexp.accumulate(log_values - alpha0, axis=1)[:, 1:]  # (scan-log)
+    log_Y = lam + np.logaddexp.accumulate(log_values - lam0, axis=1)[:, 1:]  # (scan-log)
     Y = np.exp(log_Y)
     cache = {"made_by": "rnnlib.scan.log_forward", "A": np.exp(log_A), "B": np.exp(log_B),
              "h0": np.exp(log_h0), "Y": Y}
