@@ -58,6 +58,10 @@ def mingru_combine(student_fn):
         rng = np.random.default_rng(seed)
         a, b, a2, b2 = (rng.uniform(0.2, 2.0, shape).astype(dtype) for _ in range(4))
         cases.append(Case(((a, b), (a2, b2)), label=label))
+    rng = np.random.default_rng(3)
+    a, a2 = rng.uniform(0.2, 2.0, (2, 3)), rng.uniform(0.2, 2.0, (2, 3))
+    b, b2 = rng.uniform(-2.0, -0.2, (2, 3)), rng.uniform(-2.0, 2.0, (2, 3))
+    cases.append(Case(((a, b), (a2, b2)), label="negative b, shape (2, 3)"))
     hints = [
         Mistake("the maps composed the other way round, right first, then left",
                 lambda left, right: scan.combine(right, left),
@@ -244,7 +248,7 @@ def _gru_like(x, h_prev, params):
 
 
 def mingru_minlstm_step(student_fn):
-    """Check ``student_fn(x, h_prev, params) -> h``, one minLSTM step (minlstm-output).
+    """Check ``student_fn(x, h_prev, params) -> h``, one minLSTM step (minlstm-step).
 
     Parameters
     ----------
