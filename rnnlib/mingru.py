@@ -32,9 +32,9 @@ Both are :math:`h_t = \alpha_t \odot h_{t-1} + \beta_t` (mingru-linear) with
 :math:`\beta_t = i'_t a_t` (minLSTM).
 
 **The candidate's activation** :math:`\phi` (``candidate=``): ``"linear"``, the identity, as
-in Feng et al.'s minGRU and minLSTM (no tanh); or ``"g"``, their
-:math:`g(x) = x + \tfrac12` for :math:`x \ge 0` and :math:`\sigma(x)` for :math:`x < 0`,
-positive (which the log-space scan needs) and continuous, with slope 1 for x > 0 and
+in Feng et al.'s minGRU and minLSTM (no tanh); or ``"g"``, the book's choice following
+their log-space formulation, :math:`g(x) = x + \tfrac12` for :math:`x \ge 0` and
+:math:`\sigma(x)` for :math:`x < 0`, positive (which the log-space scan needs) and continuous, with slope 1 for x > 0 and
 :math:`\sigma'(x) \le 1/4` for x < 0.
 
 **How the sequence is computed** (``scan=``): ``"sequential"`` (the loop,
@@ -124,7 +124,7 @@ def _softplus(x):
 
 
 def g(x):
-    r"""Feng et al.'s positive activation: :math:`x + 1/2` for x >= 0, else :math:`\sigma(x)`.
+    r"""Positive activation (log space): :math:`x + 1/2` for x >= 0, else :math:`\sigma(x)`.
 
     Parameters
     ----------
