@@ -21,6 +21,9 @@
 - ``tbptt``        truncated backpropagation through time: the truncated gradient, the
   echo task with a known lag, time and memory
 - ``ngram``        nats, bits per character, perplexity, and n-gram baselines
+- ``scan``         the linear recurrence h_t = a_t h_{t-1} + b_t by a loop and by parallel
+  and log-space scans, each with its backward
+- ``mingru``       minGRU and minLSTM (Feng et al. 2024): gates that read the input only
 
 **Tools around them** (used by the chapters; not part of the reading):
 

@@ -52,6 +52,12 @@ from rnnlib.checks.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from rnnlib.checks.mingru import (
+    mingru_combine,
+    mingru_hillis_steele,
+    mingru_log_scan_backward,
+    mingru_minlstm_step,
+)
 from rnnlib.checks.multilayer import (
     head_to_head_matched_hidden_size,
     multilayer_bidirectional_forward,
@@ -141,4 +147,9 @@ __all__ = [
     "training_add_alpha_bigram",
     "training_lag_signal_share",
     "training_top_k",
+    # going further: minGRU, minLSTM and the scan
+    "mingru_combine",
+    "mingru_hillis_steele",
+    "mingru_log_scan_backward",
+    "mingru_minlstm_step",
 ]
