@@ -34,8 +34,8 @@ Both are :math:`h_t = \alpha_t \odot h_{t-1} + \beta_t` (mingru-linear) with
 **The candidate's activation** :math:`\phi` (``candidate=``): ``"linear"``, the identity, as
 in Feng et al.'s minGRU and minLSTM (no tanh); or ``"g"``, the book's choice following
 their log-space formulation, :math:`g(x) = x + \tfrac12` for :math:`x \ge 0` and
-:math:`\sigma(x)` for :math:`x < 0`, positive (which the log-space scan needs) and continuous, with slope 1 for x > 0 and
-:math:`\sigma'(x) \le 1/4` for x < 0.
+:math:`\sigma(x)` for :math:`x < 0`, positive (which the log-space scan needs) and
+continuous, with slope 1 for x > 0 and :math:`\sigma'(x) \le 1/4` for x < 0.
 
 **How the sequence is computed** (``scan=``): ``"sequential"`` (the loop,
 :func:`rnnlib.scan.sequential_forward`), ``"parallel"`` (Blelloch's scan,
