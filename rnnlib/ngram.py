@@ -119,8 +119,9 @@ def ngram_model(ids, n, V, alpha=0.1):
     -----
     With :math:`C(\cdot)` the counts of the training text,
 
-    .. math:: p(c_t \mid c_{t-n+1:t-1}) = \frac{C(c_{t-n+1:t}) + \alpha}
-       {\sum_{v} C(c_{t-n+1:t-1}, v) + \alpha V} \qquad\text{(add-alpha)}
+    .. math:: p(c_t \mid c_{t-n+1:t-1}) = \big(C(c_{t-n+1:t}) + \alpha\big)
+       \big/ \big(\textstyle\sum_{v} C(c_{t-n+1:t-1}, v) + \alpha V\big)
+       \qquad\text{(add-alpha)}
 
     A context never seen gets the uniform distribution.
     """
@@ -146,7 +147,7 @@ def ngram_cross_entropy(P, ids, start=None):
     Returns
     -------
     float
-        :math:`-\frac{1}{L - s} \sum_{t=s}^{L-1} \ln p(c_t \mid c_{t-n+1:t-1})`.
+        :math:`-(L - s)^{-1} \sum_{t=s}^{L-1} \ln p(c_t \mid c_{t-n+1:t-1})`.
     """
     P = np.asarray(P, dtype=float)
     n, V = P.ndim, P.shape[0]

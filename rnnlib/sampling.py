@@ -319,8 +319,8 @@ def scheduled_inputs(model, X, teacher_probability, *, loss="mse", rng=None):
 
     Notes
     -----
-    .. math:: \tilde x_t = \begin{cases} x_t & \text{with probability } \varepsilon \\
-       \hat x_t & \text{otherwise} \end{cases} \qquad\text{(scheduled-sampling)}
+    .. math:: \tilde x_t = x_t \text{ with probability } \varepsilon, \text{ else }
+       \hat x_t \qquad\text{(scheduled-sampling)}
     """
     _check_next_symbol_model(model, "scheduled_inputs")
     X = check_array("X", X, shape=(None, None, model.input_size), dtype=model.dtype,

@@ -103,8 +103,8 @@ def truncated_gradients(model, X, targets, chunk, *, loss="cross_entropy", state
     of the path from each loss term back to the parameters, only the steps inside the
     term's own chunk:
 
-    .. math:: \tilde g = \sum_c \frac{k_c}{T} \frac{\partial \mathcal L_c}{\partial
-       \theta}\Big|_{s_{c-1} \text{ fixed}} \qquad\text{(truncated-gradient)}
+    .. math:: \tilde g = \sum_c (k_c / T)\; \partial \mathcal L_c / \partial
+       \theta \,\big|_{s_{c-1} \text{ fixed}} \qquad\text{(truncated-gradient)}
 
     where :math:`s_{c-1}` is the state the chunk starts from.
     """
