@@ -35,7 +35,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-book: $(STAMP)
+# jupyter-cache keys an executed notebook on its code cells only. What the notebooks import
+# and read (rnnlib, the experiments' scripts and results, the benchmark results) is not in
+# that key, so when any of it changes the cache is emptied and every notebook runs again.
+CACHE_INPUTS := $(shell find rnnlib experiments benchmarks/results -type f \
+                  \( -name '*.py' -o -name '*.json' -o -name '*.npz' -o -name '*.txt' \) | sort)
+CACHE_STAMP  := .jupyter_cache/.inputs
+
+$(CACHE_STAMP): $(CACHE_INPUTS)
+	rm -rf .jupyter_cache
+	mkdir -p .jupyter_cache
+	touch $@
+
+book: $(STAMP) $(CACHE_STAMP)
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
@@ -85,6 +97,6 @@ clean:
 
 # The whole book as one PDF, printed by Debian's Chromium from the single-page edition
 # (the notebooks are not executed again: they come from .jupyter_cache).
-pdf: $(STAMP) chromium
+pdf: $(STAMP) $(CACHE_STAMP) chromium
 	$(BIN)/jupyter-book build . --builder singlehtml -n -W --keep-going
 	$(BIN)/python tools/make_pdf.py
