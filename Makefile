@@ -37,13 +37,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 # jupyter-cache keys an executed notebook on its code cells only. What the notebooks import
 # and read (rnnlib, the experiments' scripts and results, the benchmark results) is not in
-# that key, so when any of it changes the cache is emptied and every notebook runs again.
+# that key, so when any of it changes the cache is emptied, with Sphinx's record of what it
+# read (_build/.doctrees), and every notebook runs again.
 CACHE_INPUTS := $(shell find rnnlib experiments benchmarks/results -type f \
                   \( -name '*.py' -o -name '*.json' -o -name '*.npz' -o -name '*.txt' \) | sort)
 CACHE_STAMP  := .jupyter_cache/.inputs
 
 $(CACHE_STAMP): $(CACHE_INPUTS)
-	rm -rf .jupyter_cache
+	rm -rf .jupyter_cache _build/.doctrees
 	mkdir -p .jupyter_cache
 	touch $@
 
