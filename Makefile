@@ -23,16 +23,24 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# The same floating-point kernels on every x86-64 machine (NumPy's AVX2 loops, OpenBLAS's
+# Haswell kernels), so that the notebooks' live training runs repeat the committed results
+# to the last bit on any of them: rnnlib.provenance.PINNED_NUMERICS, whose docstring says why.
+ifeq ($(shell uname -m),x86_64)
+export OPENBLAS_CORETYPE ?= Haswell
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
+endif
 
 .PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student nbgrader \
 	nbgrader-check bench clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml tools/pin_kernel.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python tools/pin_kernel.py
 	touch $(STAMP)
 
 # jupyter-cache keys an executed notebook on its code cells only. What the notebooks import

@@ -210,4 +210,5 @@ def load_model(model_name, config, weights):
 
 
 if __name__ == "__main__":
+    provenance.pin_numerics()  # the same floating-point kernels on every x86-64 machine
     main()

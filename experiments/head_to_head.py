@@ -542,4 +542,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    provenance.pin_numerics()  # the same floating-point kernels on every x86-64 machine
     main()

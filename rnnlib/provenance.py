@@ -7,7 +7,15 @@ Every results file the book reads (``experiments/``, ``benchmarks/results/``) st
   from it; ``None`` when there is no git repository);
 - ``rnnlib_sha256``: a hash of every ``.py`` file of the installed ``rnnlib`` (names and
   contents), which changes whenever the library's code does, with or without git;
-- ``command``, ``date`` (ISO 8601, UTC), ``machine`` and ``versions``.
+- ``command``, ``date`` (ISO 8601, UTC), ``machine`` and ``versions``; ``machine`` includes
+  ``numerics``, the settings that decide which CPU kernels NumPy and OpenBLAS run.
+
+A training run repeats to the last bit only where the same floating-point kernels run: NumPy
+picks its ``tanh`` and ``exp`` loops, and OpenBLAS its matrix kernels, by the CPU's features,
+so an AVX-512 machine and an AVX2 machine round differently and a long training run drifts
+apart. :data:`PINNED_NUMERICS` asks every x86-64 machine for the same kernels (NumPy's AVX2
+loops, OpenBLAS's Haswell kernels); ``make`` exports it, the course's Jupyter kernel sets
+it, and the experiment scripts restart themselves under it (:func:`pin_numerics`).
 
 :func:`same_code` tells whether a results file was made by the code that is running now.
 """
@@ -24,6 +32,45 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__file__).resolve().parent
+
+
+# The environment under which every x86-64 machine with AVX2 runs the same floating-point
+# kernels. Both libraries read it once, when they load, so it must be set before the
+# process starts: the Makefile exports the same values (tests/test_provenance.py checks).
+PINNED_NUMERICS = {
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+}
+
+
+def numerics_to_pin():
+    """:data:`PINNED_NUMERICS` on x86-64, ``{}`` elsewhere (other CPUs have other kernels)."""
+    return dict(PINNED_NUMERICS) if platform.machine() in ("x86_64", "AMD64") else {}
+
+
+def numerics():
+    """The pinning variables as this process sees them, and the SIMD groups NumPy uses."""
+    from numpy._core import _multiarray_umath as umath
+
+    used = [name for name in umath.__cpu_dispatch__ if umath.__cpu_features__.get(name)]
+    return {**{name: os.environ.get(name) for name in PINNED_NUMERICS},
+            "numpy_simd": [*umath.__cpu_baseline__, *used]}
+
+
+def pin_numerics(argv=None):
+    """Restart this script under :func:`numerics_to_pin` unless it already runs under it.
+
+    Call it first thing in a script's ``main``: NumPy and OpenBLAS have chosen their kernels
+    by the time rnnlib is imported, so the only way to change them is a new process.
+    """
+    missing = {name: value for name, value in numerics_to_pin().items()
+               if os.environ.get(name) != value}
+    if not missing:
+        return
+    print("restarting under " + " ".join(f"{k}={v!r}" for k, v in missing.items())
+          + " (the same floating-point kernels on every x86-64 machine)", flush=True)
+    argv = sys.argv if argv is None else argv
+    os.execve(sys.executable, [sys.executable, *argv], {**os.environ, **missing})
 
 
 def git_state(root=ROOT):
@@ -82,6 +129,7 @@ def machine():
         "load_average_at_start": load,
         "threads": {name: os.environ.get(name) for name in
                     ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+        "numerics": numerics(),
     }
 
 

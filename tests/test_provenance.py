@@ -52,3 +52,48 @@ def test_same_code_compares_the_hash():
 def test_command_must_be_text():
     with pytest.raises(TypeError, match="command"):
         provenance.record(["python", "x.py"])
+
+
+# --------------------------------------------------------------------------------------
+# The pinned numeric environment
+# --------------------------------------------------------------------------------------
+
+ROOT = provenance.ROOT
+
+
+def test_the_makefile_exports_the_pinned_numerics():
+    text = (ROOT / "Makefile").read_text()
+    for name, value in provenance.PINNED_NUMERICS.items():
+        assert f"export {name} ?= {value}\n" in text, name
+
+
+def test_the_record_says_which_kernels_ran():
+    found = provenance.record()["machine"]["numerics"]
+    assert set(provenance.PINNED_NUMERICS) <= set(found)
+    assert found["numpy_simd"]  # at least NumPy's baseline
+
+
+@pytest.mark.skipif(not provenance.numerics_to_pin(), reason="pinned on x86-64 only")
+def test_the_course_kernel_runs_under_the_pinned_numerics():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert spec.env == {**spec.env, **provenance.PINNED_NUMERICS}, (
+        f"{spec.resource_dir}/kernel.json lacks the pinned numerics: run make setup")
+
+
+@pytest.mark.skipif(not provenance.numerics_to_pin(), reason="pinned on x86-64 only")
+def test_a_script_restarts_itself_under_the_pinned_numerics(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text("import os\nfrom rnnlib import provenance\nprovenance.pin_numerics()\n"
+                      "print({k: os.environ[k] for k in provenance.PINNED_NUMERICS})\n")
+    env = {k: v for k, v in os.environ.items() if k not in provenance.PINNED_NUMERICS}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    first, second = done.stdout.strip().split("\n")
+    assert first.startswith("restarting under OPENBLAS_CORETYPE='Haswell'")
+    assert second == repr(provenance.PINNED_NUMERICS)
