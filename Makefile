@@ -3,8 +3,10 @@
 # Python 3.11 and make.
 #
 #   make book      build the HTML book into _build/html (notebooks executed, 0 warnings)
-#   make test      lint, unit tests, every notebook under nbval, strict book build,
-#                  HTML checks, the headless-Chromium browser test and the PDF edition
+#   make test      lint, unit tests, the strict book build (every notebook executed),
+#                  HTML checks, the headless-Chromium browser and JupyterLab tests, the
+#                  student edition, the PDF edition and a class graded with nbgrader
+#   make notebooks every notebook under nbval, without building the book
 #   make pdf       the whole book as one PDF, _build/pdf/book.pdf
 #   make lab       open the notebooks in JupyterLab
 #   make student   build the student edition (no solutions) into _build/student
@@ -31,7 +33,8 @@ export OPENBLAS_CORETYPE ?= Haswell
 export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 endif
 
-.PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student nbgrader \
+.PHONY: setup book test lint unit notebooks book-check book-tests chromium pdf pdf-check lab student \
+	nbgrader \
 	nbgrader-check bench clean
 
 setup: $(STAMP)
@@ -60,7 +63,9 @@ book: $(STAMP) $(CACHE_STAMP)
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: chromium lint unit notebooks book-check pdf-check nbgrader-check
+# The strict build executes every notebook (failing on any cell that raises), so test
+# does not run them again under nbval (make notebooks does).
+test: chromium lint unit book-check pdf-check nbgrader-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -72,6 +77,10 @@ notebooks: $(STAMP)
 	$(BIN)/pytest --nbval-lax -p no:randomly book -n 2 --dist loadfile
 
 book-check: book chromium
+	$(MAKE) --no-print-directory book-tests
+
+# The book and browser tests alone, on the book as built (make book-check builds it first).
+book-tests: $(STAMP)
 	$(BIN)/pytest -m "book or browser"
 
 pdf-check: pdf

@@ -6,7 +6,9 @@ whatever chapters exist, and on every real notebook under book/ that has an exer
 * no solution is left in the student edition: neither any line of code written between the
   nbgrader markers or in a solution-only cell, nor any line of solution text;
 * the student notebooks run, and the only cells that raise are the stubs' (tagged
-  ``raises-exception``); the checks print their verdict instead of stopping the notebook;
+  ``raises-exception``); the checks print their verdict instead of stopping the notebook
+  (on the synthetic chapter here; on the real book by the student HTML build, which fails
+  on any other cell that raises);
 * the full edition (book/) is left exactly as it was.
 
 The test marked ``book`` builds the student HTML book (executing the student notebooks)
@@ -563,20 +565,6 @@ def test_real_notebook_has_no_solution(real_edition, path):
     assert leaked_lines(full, real_edition["out"] / "book" / path.name) == []
 
 
-@pytest.mark.parametrize("path", REAL, ids=[p.stem for p in REAL])
-def test_real_notebook_runs_with_only_the_stubs_raising(real_edition, path):
-    nb = execute(real_edition["out"] / "book" / path.name)
-    errors = raising_cells(nb)
-    unexpected = [f"cell {index}: {name}: {message}" for index, tags, name, message in errors
-                  if "raises-exception" not in tags]
-    assert unexpected == [], "cells that raised without the raises-exception tag:\n" + (
-        "\n".join(unexpected))
-    for cell in nb.cells:
-        if "exercise-check" in cell.metadata.get("tags", []):
-            text = "".join(o.get("text", "") for o in cell.outputs)
-            assert text.startswith("✘"), cell.source  # a stub fails its check, politely
-
-
 # --------------------------------------------------------------------------------------
 # The student HTML book (built after `make book`, in book-check)
 # --------------------------------------------------------------------------------------
@@ -625,7 +613,13 @@ def test_student_html(student_html):
                    if cell.metadata.get("mystnb", {}).get("figure", {}).get("name")]
         missing = [name for name in figures if not soup.find(id=name)]
         assert missing == [], f"{page.name} lost figures {missing}"
-        if "exercise-check" in path.read_text():
+        # Every check prints a verdict, and a stub fails its check politely (a cell that
+        # raised without the raises-exception tag would have failed the build: -W, and
+        # allow_errors is false).
+        checks = sum("exercise-check" in cell.metadata.get("tags", []) for cell in full.cells)
+        verdicts = text.count("✘")
+        assert verdicts >= checks, f"{page.name}: {checks} checks, {verdicts} ✘ verdicts"
+        if checks:
             assert "not implemented yet" in text
 
 
