@@ -33,8 +33,7 @@ export OPENBLAS_CORETYPE ?= Haswell
 export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 endif
 
-.PHONY: setup book test lint unit notebooks book-check book-tests chromium pdf pdf-check lab student \
-	nbgrader \
+.PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student nbgrader \
 	nbgrader-check bench clean
 
 setup: $(STAMP)
@@ -77,10 +76,6 @@ notebooks: $(STAMP)
 	$(BIN)/pytest --nbval-lax -p no:randomly book -n 2 --dist loadfile
 
 book-check: book chromium
-	$(MAKE) --no-print-directory book-tests
-
-# The book and browser tests alone, on the book as built (make book-check builds it first).
-book-tests: $(STAMP)
 	$(BIN)/pytest -m "book or browser"
 
 pdf-check: pdf

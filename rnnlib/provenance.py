@@ -57,11 +57,12 @@ def numerics():
             "numpy_simd": [*umath.__cpu_baseline__, *used]}
 
 
-def pin_numerics(argv=None):
+def pin_numerics():
     """Restart this script under :func:`numerics_to_pin` unless it already runs under it.
 
-    Call it first thing in a script's ``main``: NumPy and OpenBLAS have chosen their kernels
-    by the time rnnlib is imported, so the only way to change them is a new process.
+    NumPy and OpenBLAS have chosen their kernels by the time rnnlib is imported, so the only
+    way to change them is a new process. Call it in a script's ``if __name__ == "__main__":``
+    block, never in code that tests import: it replaces the running process.
     """
     missing = {name: value for name, value in numerics_to_pin().items()
                if os.environ.get(name) != value}
@@ -69,8 +70,7 @@ def pin_numerics(argv=None):
         return
     print("restarting under " + " ".join(f"{k}={v!r}" for k, v in missing.items())
           + " (the same floating-point kernels on every x86-64 machine)", flush=True)
-    argv = sys.argv if argv is None else argv
-    os.execve(sys.executable, [sys.executable, *argv], {**os.environ, **missing})
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **missing})
 
 
 def git_state(root=ROOT):

@@ -1,7 +1,10 @@
 """rnnlib.provenance: what a results file records about the code that made it."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -58,11 +61,8 @@ def test_command_must_be_text():
 # The pinned numeric environment
 # --------------------------------------------------------------------------------------
 
-ROOT = provenance.ROOT
-
-
 def test_the_makefile_exports_the_pinned_numerics():
-    text = (ROOT / "Makefile").read_text()
+    text = (provenance.ROOT / "Makefile").read_text()
     for name, value in provenance.PINNED_NUMERICS.items():
         assert f"export {name} ?= {value}\n" in text, name
 
@@ -84,10 +84,6 @@ def test_the_course_kernel_runs_under_the_pinned_numerics():
 
 @pytest.mark.skipif(not provenance.numerics_to_pin(), reason="pinned on x86-64 only")
 def test_a_script_restarts_itself_under_the_pinned_numerics(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     script = tmp_path / "script.py"
     script.write_text("import os\nfrom rnnlib import provenance\nprovenance.pin_numerics()\n"
                       "print({k: os.environ[k] for k in provenance.PINNED_NUMERICS})\n")
