@@ -20,7 +20,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # One BLAS thread per process: the notebooks' matrices are small, the tests run two
 # processes at once on two cores, and OpenBLAS threads that spin while another process
-# wants the core make everything many times slower. `make bench` sets its own.
+# wants the core make everything many times slower. It also keeps the notebooks' training
+# runs bit for bit equal to the committed ones (rnnlib.provenance.ONE_THREAD).
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
@@ -36,14 +37,20 @@ endif
 .PHONY: setup book test lint unit notebooks book-check chromium pdf pdf-check lab student nbgrader \
 	nbgrader-check bench clean
 
-setup: $(STAMP)
+KERNEL := $(VENV)/.kernel-pinned
 
-$(STAMP): requirements.txt pyproject.toml tools/pin_kernel.py
+setup: $(STAMP) $(KERNEL)
+
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+# The course's Jupyter kernel, with the pinned numerics in its kernel.json.
+$(KERNEL): $(STAMP) tools/pin_kernel.py rnnlib/provenance.py
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python tools/pin_kernel.py
-	touch $(STAMP)
+	touch $(KERNEL)
 
 # jupyter-cache keys an executed notebook on its code cells only. What the notebooks import
 # and read (rnnlib, the experiments' scripts and results, the benchmark results) is not in
@@ -58,7 +65,10 @@ $(CACHE_STAMP): $(CACHE_INPUTS)
 	mkdir -p .jupyter_cache
 	touch $@
 
-book: $(STAMP) $(CACHE_STAMP)
+# tools/execute.py runs the notebooks two at a time into the cache first; the build then
+# only renders (and runs again, to report its error, any notebook that failed).
+book: setup $(CACHE_STAMP)
+	$(BIN)/python tools/execute.py
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
@@ -66,13 +76,13 @@ book: $(STAMP) $(CACHE_STAMP)
 # does not run them again under nbval (make notebooks does).
 test: chromium lint unit book-check pdf-check nbgrader-check
 
-lint: $(STAMP)
+lint: setup
 	$(BIN)/ruff check .
 
-unit: $(STAMP)
+unit: setup
 	$(BIN)/pytest -m "not book and not browser and not pdf and not nbgrader" -n 2
 
-notebooks: $(STAMP)
+notebooks: setup
 	$(BIN)/pytest --nbval-lax -p no:randomly book -n 2 --dist loadfile
 
 book-check: book chromium
@@ -84,25 +94,25 @@ pdf-check: pdf
 chromium:
 	@tools/ensure_chromium.sh
 
-lab: $(STAMP)
+lab: setup
 	$(BIN)/jupyter lab book
 
-student: $(STAMP)
+student: setup
 	$(BIN)/python tools/make_student.py --out _build/student
 
 # The nbgrader course: source/<chapter>/ per chapter with exercises, nbgrader_config.py,
 # and (nbgrader's own command) every release. SEED keeps the graded cases private.
 SEED ?= 0
-nbgrader: $(STAMP)
+nbgrader: setup
 	$(BIN)/python tools/make_nbgrader.py --out _build/nbgrader --seed $(SEED)
 	cd _build/nbgrader && PATH="$(CURDIR)/$(BIN):$$PATH" nbgrader generate_assignment "*" --force
 
 # nbgrader on every assignment, a leak search of every release, and a simulated class
 # autograded end to end on two chapters.
-nbgrader-check: $(STAMP)
+nbgrader-check: setup
 	$(BIN)/pytest -m nbgrader
 
-bench: $(STAMP)
+bench: setup
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n -5 $(BIN)/python benchmarks/bench.py --threads 1
 
 clean:
@@ -110,6 +120,6 @@ clean:
 
 # The whole book as one PDF, printed by Debian's Chromium from the single-page edition
 # (the notebooks are not executed again: they come from .jupyter_cache).
-pdf: $(STAMP) $(CACHE_STAMP) chromium
+pdf: setup $(CACHE_STAMP) chromium
 	$(BIN)/jupyter-book build . --builder singlehtml -n -W --keep-going
 	$(BIN)/python tools/make_pdf.py

@@ -63,33 +63,42 @@ def test_command_must_be_text():
 
 def test_the_makefile_exports_the_pinned_numerics():
     text = (provenance.ROOT / "Makefile").read_text()
-    for name, value in provenance.PINNED_NUMERICS.items():
+    for name, value in {**provenance.ONE_THREAD, **provenance.PINNED_NUMERICS}.items():
         assert f"export {name} ?= {value}\n" in text, name
 
 
+def test_one_thread_everywhere_and_the_kernels_on_x86_64(monkeypatch):
+    monkeypatch.setattr(provenance.platform, "machine", lambda: "aarch64")
+    assert provenance.numerics_to_pin() == provenance.ONE_THREAD
+    monkeypatch.setattr(provenance.platform, "machine", lambda: "x86_64")
+    assert provenance.numerics_to_pin() == {**provenance.ONE_THREAD,
+                                            **provenance.PINNED_NUMERICS}
+
+
 def test_the_record_says_which_kernels_ran():
-    found = provenance.record()["machine"]["numerics"]
-    assert set(provenance.PINNED_NUMERICS) <= set(found)
-    assert found["numpy_simd"]  # at least NumPy's baseline
+    machine = provenance.record()["machine"]
+    assert set(provenance.PINNED_NUMERICS) <= set(machine["numerics"])
+    assert machine["numerics"]["numpy_simd"]  # at least NumPy's baseline
+    assert set(machine["threads"]) == set(provenance.ONE_THREAD)
 
 
-@pytest.mark.skipif(not provenance.numerics_to_pin(), reason="pinned on x86-64 only")
 def test_the_course_kernel_runs_under_the_pinned_numerics():
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec = KernelSpecManager().get_kernel_spec("python3")
-    assert spec.env == {**spec.env, **provenance.PINNED_NUMERICS}, (
+    pinned = provenance.numerics_to_pin()
+    assert spec.env == {**spec.env, **pinned}, (
         f"{spec.resource_dir}/kernel.json lacks the pinned numerics: run make setup")
 
 
-@pytest.mark.skipif(not provenance.numerics_to_pin(), reason="pinned on x86-64 only")
 def test_a_script_restarts_itself_under_the_pinned_numerics(tmp_path):
+    pinned = provenance.numerics_to_pin()
     script = tmp_path / "script.py"
     script.write_text("import os\nfrom rnnlib import provenance\nprovenance.pin_numerics()\n"
-                      "print({k: os.environ[k] for k in provenance.PINNED_NUMERICS})\n")
-    env = {k: v for k, v in os.environ.items() if k not in provenance.PINNED_NUMERICS}
+                      "print({k: os.environ[k] for k in provenance.numerics_to_pin()})\n")
+    env = {k: v for k, v in os.environ.items() if k not in pinned}
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                           text=True, timeout=120, check=True)
     first, second = done.stdout.strip().split("\n")
-    assert first.startswith("restarting under OPENBLAS_CORETYPE='Haswell'")
-    assert second == repr(provenance.PINNED_NUMERICS)
+    assert first.startswith("restarting under OMP_NUM_THREADS='1'")
+    assert second == repr(pinned)

@@ -478,6 +478,10 @@ def build_student_html(out: Path) -> float:
     if "inline" not in env.get("MPLBACKEND", "inline"):
         del env["MPLBACKEND"]
     start = time.perf_counter()
+    # The notebooks first, as many at once as there are cores (tools/execute.py), then the
+    # build, which finds them executed.
+    subprocess.run([sys.executable, str(Path(__file__).with_name("execute.py"))],
+                   cwd=out, check=True, env=env)
     subprocess.run(command, cwd=out, check=True, env=env)
     return time.perf_counter() - start
 

@@ -2,8 +2,9 @@
 
 Every notebook runs in that kernel, whoever starts it (``jupyter-book``, nbval, JupyterLab,
 nbgrader), so with ``env`` in its kernel.json each of them runs NumPy and OpenBLAS with the
-same floating-point kernels as the scripts that made the committed results
-(``rnnlib.provenance.PINNED_NUMERICS``). ``make setup`` runs it after installing the kernel.
+same floating-point kernels, and the same single BLAS thread, as the scripts that made the
+committed results (``rnnlib.provenance.numerics_to_pin``). ``make setup`` runs it after
+installing the kernel.
 
 Run: ``.venv/bin/python tools/pin_kernel.py``.
 """
@@ -31,7 +32,7 @@ def pin(kernel_json):
 def main():
     kernel_json = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
     env = pin(kernel_json)
-    print(f"{kernel_json}: env {env or 'left as it was (not an x86-64 machine)'}")
+    print(f"{kernel_json}: env {env}")
 
 
 if __name__ == "__main__":
