@@ -223,26 +223,29 @@ def _chapter_pages(chapters, entries):
     return [_page_of(name, entries) for name in chapters]
 
 
-def _write_outline(path, entries, *, intro, parts, chapters, sections):
-    """Replace Chromium's flat outline by part > chapter > section bookmarks."""
+def _finish(path, entries, *, title, intro, parts, chapters, sections):
+    """Replace Chromium's flat outline by part > chapter > section bookmarks, and set the
+    title and author (one pass over the file)."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(path))
     if "/Outlines" in writer._root_object:
         del writer._root_object["/Outlines"]
-    writer.add_outline_item(intro, entries[0][1] - 1)
+    def bookmark(title, page, parent=None):  # page counted from 1
+        return writer.add_outline_item(title=title, page_number=page - 1, parent=parent)
+
+    bookmark(intro, entries[0][1])
     k = 0
     for part in parts:
         first = _page_of(chapters[k], entries)
-        parent = writer.add_outline_item(part["caption"], first - 2)  # its own page before
+        parent = bookmark(part["caption"], first - 1)  # its own page, before its first chapter
         for _ in range(part["chapters"]):
-            chapter = writer.add_outline_item(chapters[k], _page_of(chapters[k], entries) - 1,
-                                              parent=parent)
+            chapter = bookmark(chapters[k], _page_of(chapters[k], entries), parent)
             for heading in sections[k]:
-                writer.add_outline_item(heading, _page_of(heading, entries) - 1,
-                                        parent=chapter)
+                bookmark(heading, _page_of(heading, entries), chapter)
             k += 1
     writer.page_mode = "/UseOutlines"
+    writer.add_metadata({"/Title": title, "/Author": "The rnnlib course authors"})
     with open(path, "wb") as handle:
         writer.write(handle)
 
@@ -282,9 +285,11 @@ def make_pdf(html_dir, out, *, title, subtitle, parts, root="book/intro"):
                 r.abort()
 
         page.route("**/*", route)
+        start = time.perf_counter()
         page.goto(index.as_uri(), wait_until="load", timeout=120_000)
         if not page.evaluate(WAIT_FOR_MATHJAX):
             raise RuntimeError("MathJax did not start: the equations would print as TeX")
+        _progress(f"page loaded and its equations typeset in {time.perf_counter() - start:.0f} s")
         page.add_style_tag(content=PRINT_CSS)
         page.emulate_media(media="print")
         options = dict(format="A4", print_background=True, display_header_footer=True,
@@ -295,12 +300,18 @@ def make_pdf(html_dir, out, *, title, subtitle, parts, root="book/intro"):
         arguments = {"title": title, "subtitle": subtitle, "parts": parts, "pages": None}
         found = page.evaluate(PREPARE, arguments)
         chapters, sections = found["names"], found["sections"]
+        start = time.perf_counter()
         page.pdf(path=str(out), **options)
         entries, _ = _outline(out)
         pages = _chapter_pages(chapters, entries)
+        _progress(f"first print, to learn the chapters' pages, in "
+                  f"{time.perf_counter() - start:.0f} s")
+        start = time.perf_counter()
         page.evaluate(PREPARE, {**arguments, "pages": pages})
         page.pdf(path=str(out), **options)
         entries, total = _outline(out)
+        _progress(f"second print, with the page numbers in the contents, in "
+                  f"{time.perf_counter() - start:.0f} s")
         if _chapter_pages(chapters, entries) != pages:
             raise RuntimeError("the chapters moved between the two prints: "
                                "the table of contents would be wrong")
@@ -310,19 +321,13 @@ def make_pdf(html_dir, out, *, title, subtitle, parts, root="book/intro"):
     if outside:
         raise RuntimeError(f"the page asked for {len(outside)} resources from outside the "
                            f"book, e.g. {outside[0]}")
-    _write_outline(out, entries, intro=(intro_title or title).replace("#", "").strip(),
-                   parts=parts, chapters=chapters, sections=sections)
-    _set_metadata(out, title)
+    _finish(out, entries, title=title, intro=(intro_title or title).replace("#", "").strip(),
+            parts=parts, chapters=chapters, sections=sections)
     return {"pages": total, "chapters": dict(zip(chapters, pages, strict=True))}
 
 
-def _set_metadata(path, title):
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(path))
-    writer.add_metadata({"/Title": title, "/Author": "The rnnlib course authors"})
-    with open(path, "wb") as handle:
-        writer.write(handle)
+def _progress(message):
+    print(f"  {message}", flush=True)
 
 
 def main(argv=None):
