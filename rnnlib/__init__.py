@@ -5,7 +5,7 @@
 - ``activations``  numerically stable sigmoid, tanh, softmax and their derivatives
 - ``rnn``          the basic (Elman) RNN: step and sequence forward/backward
 - ``lstm``         the LSTM, with or without the forget gate
-- ``gru``          the GRU in the memo's (Cho et al.) and PyTorch's conventions
+- ``gru``          the GRU in the memo's (Cho et al.'s reset gate) and PyTorch's conventions
 - ``layers``       the registry of cells ``CELLS``, dense output layer, stacked and
   bidirectional layers
 - ``model``        ``SequenceModel``: recurrent layers and an output layer, its loss and

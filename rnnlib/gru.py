@@ -10,8 +10,10 @@ the other, and no rearrangement of weights turns one into the other in general (
 the candidate's recurrent matrix is diagonal and b_hn = 0). So rnnlib implements both,
 chosen with ``convention=``.
 
-**The memo's GRU** (``convention="cho"``, Cho et al. 2014). ``W`` (D+H, 3H) and ``b`` (3H,)
-in column blocks r, u, a (width H each):
+**The memo's GRU** (``convention="cho"``): the reset gate of Cho et al. 2014, applied before
+the recurrent product, with the interpolation written as Chung et al. 2014 write it, the
+update gate on the candidate (Cho et al.'s z weighs the old state instead, so u = 1 - z).
+``W`` (D+H, 3H) and ``b`` (3H,) in column blocks r, u, a (width H each):
 
 .. math::
 

@@ -124,9 +124,9 @@ def to_torch(params_list, cell, **options):
     if name == "gru" and options.get("convention", "cho") != "pytorch":
         raise ValueError(
             f"convention={options.get('convention', 'cho')!r}: torch.nn.GRU applies the reset "
-            "gate after the recurrent product, r * (h W_hn + b_hn), while the memo's (Cho) GRU "
-            "applies it before, tanh([x, r * h] W_a + b_a); no choice of torch weights "
-            "reproduces that. Use convention='pytorch' (rnnlib.gru supports both)"
+            "gate after the recurrent product, r * (h W_hn + b_hn), while the memo's GRU (Cho et "
+            "al.'s reset gate) applies it before, tanh([x, r * h] W_a + b_a); no choice of "
+            "torch weights reproduces that. Use convention='pytorch' (rnnlib.gru supports both)"
         )
     if isinstance(params_list, dict):
         params_list = [params_list]
