@@ -73,7 +73,8 @@ def attention_masked_softmax(student_fn):
                 "not change)."),
     ]
     return run_check("attention_masked_softmax", student_fn, _softmax_cases(),
-                     attention.masked_softmax, hints=hints, output_name="alpha")
+                     attention.masked_softmax, hints=hints, output_name="alpha",
+                     forbidden=FORBIDDEN["attention_masked_softmax"])
 
 
 # ---------------------------------------------------------------------- dot product
@@ -131,7 +132,8 @@ def attention_dot_product(student_fn):
                 "The context is the weighted sum: np.einsum('nt,nte->ne', alpha, enc)."),
     ]
     return run_check("attention_dot_product", student_fn, _dot_cases(), _reference_dot,
-                     hints=hints, output_name="(context, alpha)")
+                     hints=hints, output_name="(context, alpha)",
+                     forbidden=FORBIDDEN["attention_dot_product"])
 
 
 # ---------------------------------------------------------------------- additive backward
@@ -200,7 +202,7 @@ def attention_additive_backward(student_fn):
     ]
     return run_check("attention_additive_backward", student_fn, _additive_cases(),
                      _reference_additive, hints=hints, output_name="(ds, denc, grads)",
-                     rtol=1e-6, atol=1e-9)
+                     rtol=1e-6, atol=1e-9, forbidden=FORBIDDEN["attention_additive_backward"])
 
 
 # ---------------------------------------------------------------------- beam search
@@ -278,4 +280,20 @@ def attention_beam_search(student_fn):
             log_probs, K, L) + (0,), "Leave the end token (0) out of the answer."),
     ]
     return run_check("attention_beam_search", student_fn, _beam_cases(), _reference_beam,
-                     hints=hints, output_name="tokens")
+                     hints=hints, output_name="tokens",
+                     forbidden=FORBIDDEN["attention_beam_search"])
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them). The weights of
+# multiplicative_forward are the masked softmax of its scores, so with one-dimensional
+# keys that hold the scores and W = [[1]] it returns the masked softmax's answer; the
+# dot-product exercise may call masked_softmax, the building block the one before it
+# wrote.
+FORBIDDEN = {
+    "attention_masked_softmax": (attention.masked_softmax, attention.multiplicative_forward),
+    "attention_dot_product": (_reference_dot, attention.multiplicative_forward),
+    "attention_additive_backward": (_reference_additive, attention.additive_backward),
+    "attention_beam_search": (_reference_beam,),
+}

@@ -72,7 +72,7 @@ def mingru_combine(student_fn):
                 "The right step multiplies everything that came before, b included."),
     ]
     return run_check("mingru_combine", student_fn, cases, reference=scan.combine, hints=hints,
-                     output_name="(a, b)")
+                     output_name="(a, b)", forbidden=FORBIDDEN["mingru_combine"])
 
 
 # ------------------------------------------------------------------------ Hillis-Steele
@@ -135,7 +135,8 @@ def mingru_hillis_steele(student_fn):
     ]
     return run_check("mingru_hillis_steele", student_fn, cases,
                      reference=scan.hillis_steele_scan, hints=hints,
-                     output_name="(A_prefix, B_prefix)")
+                     output_name="(A_prefix, B_prefix)",
+                     forbidden=FORBIDDEN["mingru_hillis_steele"])
 
 
 # -------------------------------------------------------------------- log-space backward
@@ -208,7 +209,8 @@ def mingru_log_scan_backward(student_fn):
     ]
     return run_check("mingru_log_scan_backward", student_fn, cases,
                      reference=_reference_log_backward, hints=hints,
-                     output_name="(dlog_A, dlog_B)", rtol=1e-5, atol=1e-6)
+                     output_name="(dlog_A, dlog_B)", rtol=1e-5, atol=1e-6,
+                     forbidden=FORBIDDEN["mingru_log_scan_backward"])
 
 
 # -------------------------------------------------------------------------- minLSTM step
@@ -276,4 +278,29 @@ def mingru_minlstm_step(student_fn):
                 "minLSTM has its own forget gate f; the weights are f/(f+i) and i/(f+i)."),
     ]
     return run_check("mingru_minlstm_step", student_fn, cases, reference=_reference_minlstm,
-                     hints=hints, output_name="h")
+                     hints=hints, output_name="h", forbidden=FORBIDDEN["mingru_minlstm_step"])
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them). The scans give
+# the operator too, as the last pair of a scan of two steps; Blelloch's exclusive scan
+# is one combine away from the inclusive one, and the recurrence run twice (h0 = 0 for
+# B_t; B = 0 and h0 = 1 for A_t) gives the prefix pairs. The Hillis-Steele exercise may
+# call combine, the operator the exercise before it wrote; the log-space backward may run
+# a forward pass or a scan for g_t, but not a backward pass that returns the gradients.
+# mingru._coefficients returns minLSTM's normalised gates, leaving one line to write.
+FORBIDDEN = {
+    "mingru_combine": (scan.combine, scan.hillis_steele_scan),
+    "mingru_hillis_steele": (
+        scan.hillis_steele_scan, scan.blelloch_scan, scan.sequential_forward,
+        scan.parallel_forward,
+    ),
+    "mingru_log_scan_backward": (
+        _reference_log_backward, scan.log_backward, scan.sequential_backward,
+        scan.parallel_backward,
+    ),
+    "mingru_minlstm_step": (
+        _reference_minlstm, mingru.step_forward, mingru.forward, mingru._coefficients,
+    ),
+}

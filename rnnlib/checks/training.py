@@ -22,6 +22,10 @@ def _counts(ids, V):
     return counts
 
 
+def _reference_bigram(ids, V, alpha):
+    return ngram.ngram_model(ids, 2, V, alpha)
+
+
 def training_add_alpha_bigram(student_fn):
     """Check ``student_fn(ids, V, alpha) -> P``, the add-alpha bigram model.
 
@@ -63,9 +67,9 @@ def training_add_alpha_bigram(student_fn):
     ]
     cases = [_bigram_case(0, 30, 4, 0.5), _bigram_case(1, 12, 5, 1.0),
              _bigram_case(2, 200, 3, 0.1)]
-    return run_check("training_add_alpha_bigram", student_fn, cases,
-                     lambda ids, V, alpha: ngram.ngram_model(ids, 2, V, alpha),
-                     hints=hints, output_name="P", check_dtype=False)
+    return run_check("training_add_alpha_bigram", student_fn, cases, _reference_bigram,
+                     hints=hints, output_name="P", check_dtype=False,
+                     forbidden=FORBIDDEN["training_add_alpha_bigram"])
 
 
 # ----------------------------------------------------------------------------- top-k
@@ -74,6 +78,10 @@ def training_add_alpha_bigram(student_fn):
 def _top_k_case(seed, shape, k):
     logits = np.random.default_rng(seed).normal(0, 2, size=shape)
     return Case((logits, k), label=f"logits {shape}, k={k}")
+
+
+def _reference_top_k(logits, k):
+    return sampling.top_k_probabilities(logits, k)
 
 
 def training_top_k(student_fn):
@@ -116,9 +124,9 @@ def training_top_k(student_fn):
     ]
     cases = [_top_k_case(0, (6,), 2), _top_k_case(1, (3, 8), 3), _top_k_case(2, (2, 5), 1),
              _top_k_case(3, (4,), 4)]
-    return run_check("training_top_k", student_fn, cases,
-                     lambda logits, k: sampling.top_k_probabilities(logits, k),
-                     hints=hints, output_name="probabilities", check_dtype=False)
+    return run_check("training_top_k", student_fn, cases, _reference_top_k, hints=hints,
+                     output_name="probabilities", check_dtype=False,
+                     forbidden=FORBIDDEN["training_top_k"])
 
 
 # ---------------------------------------------------------------------- lag and chunk
@@ -157,3 +165,16 @@ def training_lag_signal_share(student_fn):
     ]
     return run_check("training_lag_signal_share", student_fn, cases, hints=hints,
                      output_name="share", check_dtype=False)
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them). The bigram is
+# to be written without rnnlib.ngram, whose counts leave only the smoothing to write;
+# top-k may take a softmax from rnnlib (temperature_probabilities), the building block.
+# training_lag_signal_share has no entry: its cases hold the expected shares, and no
+# function in rnnlib computes one.
+FORBIDDEN = {
+    "training_add_alpha_bigram": (_reference_bigram, ngram.ngram_model, ngram.ngram_counts),
+    "training_top_k": (_reference_top_k, sampling.top_k_probabilities),
+}

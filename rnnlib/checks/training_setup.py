@@ -70,7 +70,8 @@ def training_setup_length_mask(student_fn):
         ),
     ]
     return run_check("training_setup_length_mask", student_fn, cases,
-                     reference=masking.length_mask, hints=hints, output_name="mask")
+                     reference=masking.length_mask, hints=hints, output_name="mask",
+                     forbidden=FORBIDDEN["training_setup_length_mask"])
 
 
 # --------------------------------------------------------------------------- last valid
@@ -122,7 +123,8 @@ def training_setup_last_valid(student_fn):
         ),
     ]
     return run_check("training_setup_last_valid", student_fn, cases,
-                     reference=masking.last_valid, hints=hints, output_name="last")
+                     reference=masking.last_valid, hints=hints, output_name="last",
+                     forbidden=FORBIDDEN["training_setup_last_valid"])
 
 
 # -------------------------------------------------------------------------- forget bias
@@ -183,7 +185,8 @@ def training_setup_forget_bias(student_fn):
         ),
     ]
     return run_check("training_setup_forget_bias", _refuse_changes(student_fn), cases,
-                     reference=init.set_forget_bias, hints=hints, output_name="new_params")
+                     reference=init.set_forget_bias, hints=hints, output_name="new_params",
+                     forbidden=FORBIDDEN["training_setup_forget_bias"])
 
 
 def _refuse_changes(student_fn):
@@ -205,3 +208,13 @@ def _refuse_changes(student_fn):
         return answer
 
     return wrapped
+
+
+# The functions each exercise asks the learner to write rather than call: the check's
+# own reference and the rnnlib functions that compute the same answer (a check fails
+# with "calls-reference" when the learner's function calls one of them).
+FORBIDDEN = {
+    "training_setup_length_mask": (masking.length_mask,),
+    "training_setup_last_valid": (masking.last_valid,),
+    "training_setup_forget_bias": (init.set_forget_bias,),
+}
