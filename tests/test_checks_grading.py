@@ -8,6 +8,7 @@ must get full marks in grading mode.
 """
 
 import ast
+import importlib
 import inspect
 import re
 import sys
@@ -69,6 +70,27 @@ def test_grading_fails_an_answer_that_calls_the_rnnlib_function(check, answer, c
         result = check(answer)
     assert result.status == "calls-reference"
     assert called in result.verdict
+    assert result.fraction == 0
+
+
+@pytest.mark.parametrize(("check", "module", "private"), [
+    ("gru_parameter_count", "gru", "_count"),
+    ("head_to_head_matched_hidden_size", "multilayer", "_reference_matched_hidden_size"),
+    ("performance_gemm_flops", "multilayer", "_reference_gemm_flops"),
+    ("performance_lstm_cache_bytes", "multilayer", "_measured_cache_bytes"),
+])
+def test_grading_fails_a_count_taken_from_the_checks_own_function(check, module, private):
+    # The counting exercises' expected values come from a function of the check module:
+    # an answer that calls it passes in the book and scores nothing when graded.
+    reference = getattr(importlib.import_module(f"rnnlib.checks.{module}"), private)
+
+    def answer(*args, **kwargs):
+        return reference(*args, **kwargs)
+
+    assert getattr(checks, check)(answer)
+    with grading(seed=3):
+        result = getattr(checks, check)(answer)
+    assert result.status == "calls-reference"
     assert result.fraction == 0
 
 
@@ -252,16 +274,8 @@ def test_the_books_solutions_get_full_marks_in_grading_mode(imports, answer, cal
 
 # The checks with no FORBIDDEN entry, and why each has nothing to forbid.
 NOTHING_TO_FORBID = {
-    "gru_parameter_count": "the cases hold the expected counts; no rnnlib function "
-                           "takes (D, H, convention)",
-    "head_to_head_matched_hidden_size": "the cases hold the expected sizes; no rnnlib "
-                                        "function searches for one",
-    "performance_gemm_flops": "the cases hold the expected counts; no rnnlib function "
-                              "counts FLOPs",
-    "performance_lstm_cache_bytes": "the cases hold the expected sizes, measured when the "
-                                    "check builds them",
-    "training_lag_signal_share": "the cases hold the expected shares; no rnnlib function "
-                                 "computes one",
+    "training_lag_signal_share": "the cases hold the expected shares, max(k - L, 0) / k, "
+                                 "written inline; no function computes one",
 }
 
 

@@ -98,7 +98,8 @@ def gru_parameter_count(student_fn):
             "Each of the three blocks has its own (H, H) recurrent weights: W is (D+H, 3H).",
         ),
     ]
-    return run_check("gru_parameter_count", student_fn, cases, hints=hints, output_name="count")
+    return run_check("gru_parameter_count", student_fn, cases, hints=hints, output_name="count",
+                     forbidden=FORBIDDEN["gru_parameter_count"])
 
 
 # ---------------------------------------------------------------------------- step forward
@@ -612,4 +613,5 @@ FORBIDDEN = {
     ),
     "gru_no_reset_step": (_reference_no_reset,),
     "gru_pytorch_to_cho": (_reference_pytorch_to_cho,),
+    "gru_parameter_count": (_count,),  # the check's own count, its cases' expected values
 }

@@ -417,7 +417,7 @@ def head_to_head_matched_hidden_size(student_fn):
                 "The LSTM with forget gate has four blocks (f, i, a, o): G = 4."),
     ]
     return run_check("head_to_head_matched_hidden_size", student_fn, cases, hints=hints,
-                     output_name="H")
+                     output_name="H", forbidden=FORBIDDEN["head_to_head_matched_hidden_size"])
 
 
 # -------------------------------------------------------------------- LSTM from PyTorch
@@ -569,7 +569,7 @@ def performance_gemm_flops(student_fn):
                 "The weight gradient is [X; H_prev]^T dP, with D + H rows."),
     ]
     return run_check("performance_gemm_flops", student_fn, cases, hints=hints,
-                     output_name="flops")
+                     output_name="flops", forbidden=FORBIDDEN["performance_gemm_flops"])
 
 
 # --------------------------------------------------------------- LSTM gate activations
@@ -715,7 +715,7 @@ def performance_lstm_cache_bytes(student_fn):
                 "The cache also keeps h_0 and s_0, (N, H) each (zeros here)."),
     ]
     return run_check("performance_lstm_cache_bytes", student_fn, cases, hints=hints,
-                     output_name="bytes")
+                     output_name="bytes", forbidden=FORBIDDEN["performance_lstm_cache_bytes"])
 
 
 # The functions each exercise asks the learner to write rather than call: the check's
@@ -732,4 +732,9 @@ FORBIDDEN = {
     "multilayer_residual_stack_forward": (_reference_residual_stack, layers.stack_forward),
     "pytorch_lstm_from_torch": (_reference_from_torch, interop.from_torch),
     "performance_lstm_gate_activations": (_reference_gate_activations, lstm._activate),
+    # The counting exercises: only the check's own function, from which its cases' expected
+    # values come (no rnnlib function computes them).
+    "head_to_head_matched_hidden_size": (_reference_matched_hidden_size,),
+    "performance_gemm_flops": (_reference_gemm_flops,),
+    "performance_lstm_cache_bytes": (_measured_cache_bytes,),
 }
