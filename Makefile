@@ -119,7 +119,8 @@ clean:
 	rm -rf _build .jupyter_cache
 
 # The whole book as one PDF, printed by Debian's Chromium from the single-page edition
-# (the notebooks are not executed again: they come from .jupyter_cache).
+# (the notebooks come from .jupyter_cache: after make book they are not executed again).
 pdf: setup $(CACHE_STAMP) chromium
+	$(BIN)/python tools/execute.py
 	$(BIN)/jupyter-book build . --builder singlehtml -n -W --keep-going
 	$(BIN)/python tools/make_pdf.py
