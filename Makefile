@@ -43,7 +43,9 @@ setup: $(STAMP) $(KERNEL)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned requirements (requirements.txt) into $(VENV) ..."
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@echo "... installed."
 	touch $(STAMP)
 
 # The course's Jupyter kernel, with the pinned numerics in its kernel.json.
