@@ -9,16 +9,19 @@ text; pages with widgets carry the widget state their views need.
 import json
 import os
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import execute  # noqa: E402
+
 # The built book; BOOK_HTML points the checks at a build made elsewhere (--path-output).
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 
@@ -43,19 +46,7 @@ KNOWN_CDNS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "THEBE_JS
 
 def toc_files():
     """The docnames of _toc.yml: the root and every file of every part, in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return [str(Path(f).with_suffix("")) for f in files]
+    return execute.toc_docnames(ROOT)
 
 
 class PageParser(HTMLParser):

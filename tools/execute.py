@@ -28,8 +28,9 @@ import nbformat
 import yaml
 
 
-def toc_notebooks(root: Path) -> list[Path]:
-    """The ``.ipynb`` files of ``root/_toc.yml``, in the table's order."""
+def toc_docnames(root: Path) -> list[str]:
+    """The pages of ``root/_toc.yml`` (the root, then every file of every part), in the
+    table's order, without their suffixes."""
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     names = [toc["root"]]
 
@@ -43,13 +44,13 @@ def toc_notebooks(root: Path) -> list[Path]:
     for part in toc.get("parts", []):
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
-    found = []
-    for name in names:
-        path = root / name
-        path = path if path.suffix else path.with_suffix(".ipynb")
-        if path.suffix == ".ipynb" and path.is_file():
-            found.append(path)
-    return found
+    return [str(Path(name).with_suffix("")) for name in names]
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """The ``.ipynb`` files of ``root/_toc.yml``, in the table's order."""
+    paths = (root / f"{name}.ipynb" for name in toc_docnames(root))
+    return [path for path in paths if path.is_file()]
 
 
 def execution_settings(root: Path) -> dict:
