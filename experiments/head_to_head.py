@@ -406,7 +406,7 @@ def run(config_name="full", *, progress=True, command=None):
         - ``command`` (str), ``date`` (ISO 8601, UTC), ``machine`` (dict: platform,
           processor, cpu_count, omp_num_threads), ``versions`` (dict: python, numpy,
           rnnlib), ``provenance`` (:func:`rnnlib.provenance.record`: git commit, dirty
-          tree, hash of rnnlib's sources), ``run_time_seconds`` (float);
+          tree, the rnnlib modules used and a hash of their code), ``run_time_seconds`` (float);
         - ``architectures``: label -> {cell, options, hidden_size, name, parameters}
           (parameters for the adding problem's sizes);
         - ``tasks``: name -> {lag_name, criterion};

@@ -5,8 +5,12 @@ Every results file the book reads (``experiments/``, ``benchmarks/results/``) st
 
 - ``git``: ``commit`` (the checked-out commit), ``dirty`` (whether tracked files differed
   from it; ``None`` when there is no git repository);
-- ``rnnlib_sha256``: a hash of every ``.py`` file of the installed ``rnnlib`` (names and
-  contents), which changes whenever the library's code does, with or without git;
+- ``rnnlib_files`` and ``rnnlib_sha256``: the rnnlib modules the result's code imports
+  (:func:`used_files`: those loaded when it is recorded, and every rnnlib module those import
+  anywhere in their code, less :data:`BOOKKEEPING`), and a hash of their code (names and
+  syntax trees without docstrings, :func:`code_hash`), which changes whenever the code that
+  computed the result does, with or without git, and not when a comment, a docstring or a
+  module the result never used does;
 - ``command``, ``date`` (ISO 8601, UTC), ``machine`` and ``versions``; ``machine`` includes
   ``numerics``, the settings that decide which CPU kernels NumPy and OpenBLAS run.
 
@@ -22,6 +26,7 @@ experiment scripts restart themselves under them (:func:`pin_numerics`).
 :func:`same_code` tells whether a results file was made by the code that is running now.
 """
 
+import ast
 import datetime
 import hashlib
 import os
@@ -97,8 +102,93 @@ def git_state(root=ROOT):
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+# Modules that record or display results and compute none: a change to them leaves every
+# committed result what it was.
+BOOKKEEPING = ("provenance.py", "source.py")
+
+
+def _file_of(name):
+    """The file of the rnnlib module or package called ``name``, or None."""
+    parts = name.split(".")[1:]
+    if not parts:
+        return PACKAGE / "__init__.py"
+    stem = PACKAGE.joinpath(*parts)
+    for path in (stem.with_suffix(".py"), stem / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported_files(path):
+    """The rnnlib files a module imports, at its top or inside a function, with the
+    ``__init__.py`` of every package on the way."""
+    package = ("rnnlib", *path.relative_to(PACKAGE).parent.parts)
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = (package[:len(package) - node.level + 1] if node.level
+                    else tuple(node.module.split(".")))
+            module = ".".join([*base, *([node.module] if node.level and node.module else [])])
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]  # a submodule?
+    found = set()
+    for name in names:
+        parts = name.split(".")
+        if parts[0] != "rnnlib":
+            continue
+        for k in range(1, len(parts) + 1):
+            file = _file_of(".".join(parts[:k]))
+            if file is not None:
+                found.add(file)
+    return found
+
+
+def used_files():
+    """The rnnlib files this process's results depend on, relative to the package: every
+    rnnlib module loaded now, and everything they import (also inside functions, which
+    load later), less :data:`BOOKKEEPING`."""
+    todo = {Path(module.__file__).resolve() for name, module in list(sys.modules.items())
+            if (name == "rnnlib" or name.startswith("rnnlib."))
+            and getattr(module, "__file__", None)}
+    todo = {path for path in todo if path.is_relative_to(PACKAGE)}
+    seen = set()
+    while todo:
+        path = todo.pop()
+        seen.add(path)
+        todo |= _imported_files(path) - seen
+    return sorted(path.relative_to(PACKAGE).as_posix() for path in seen
+                  if path.relative_to(PACKAGE).as_posix() not in BOOKKEEPING)
+
+
+def _code_of(path):
+    """A module's code: its syntax tree without docstrings (comments never enter it)."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_hash(files, package=PACKAGE):
+    """SHA-256 over the names and the code (:func:`_code_of`) of ``files``, relative to
+    ``package``; raises FileNotFoundError if one of them no longer exists."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(_code_of(Path(package) / name).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def source_hash(package=PACKAGE):
-    """SHA-256 over the relative path and contents of every ``.py`` file under ``package``."""
+    """SHA-256 over the relative path and contents of every ``.py`` file under ``package``
+    (what results recorded before ``rnnlib_files`` existed hashed)."""
     digest = hashlib.sha256()
     for path in sorted(Path(package).rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode())
@@ -162,9 +252,11 @@ def record(command=None):
     """
     if command is not None and not isinstance(command, str):
         raise TypeError(f"command: expected a string, got {type(command).__name__}")
+    files = used_files()
     return {
         "git": git_state(),
-        "rnnlib_sha256": source_hash(),
+        "rnnlib_files": files,
+        "rnnlib_sha256": code_hash(files),
         "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -173,8 +265,13 @@ def record(command=None):
 
 
 def same_code(results):
-    """True when ``results["provenance"]`` was made by the rnnlib sources running now."""
+    """True when ``results["provenance"]`` was made by the rnnlib code running now: the
+    modules it records as used have the same code (for a record without that list, every
+    file of rnnlib is byte for byte the same)."""
     try:
-        return results["provenance"]["rnnlib_sha256"] == source_hash()
-    except (KeyError, TypeError):
+        origin = results["provenance"]
+        files = origin.get("rnnlib_files")
+        now = source_hash() if files is None else code_hash(files)
+        return origin["rnnlib_sha256"] == now
+    except (KeyError, TypeError, AttributeError, OSError, SyntaxError):
         return False

@@ -13,7 +13,8 @@ from rnnlib import provenance
 
 def test_record_names_commit_hash_command_and_machine():
     origin = provenance.record("python make_results.py --full")
-    assert set(origin) == {"git", "rnnlib_sha256", "command", "date", "machine", "versions"}
+    assert set(origin) == {"git", "rnnlib_files", "rnnlib_sha256", "command", "date",
+                           "machine", "versions"}
     assert origin["command"] == "python make_results.py --full"
     assert re.fullmatch(r"[0-9a-f]{64}", origin["rnnlib_sha256"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", origin["date"])
@@ -50,6 +51,50 @@ def test_same_code_compares_the_hash():
     assert provenance.same_code({"provenance": provenance.record()})
     assert not provenance.same_code({"provenance": {"rnnlib_sha256": "0" * 64}})
     assert not provenance.same_code({"date": "no provenance recorded"})
+    # a record from before rnnlib_files: every file, byte for byte
+    assert provenance.same_code({"provenance": {"rnnlib_sha256": provenance.source_hash()}})
+    # a module that has gone since
+    gone = {"rnnlib_files": ["no_such_module.py"], "rnnlib_sha256": "0" * 64}
+    assert not provenance.same_code({"provenance": gone})
+
+
+def test_the_code_hash_ignores_comments_and_docstrings_only(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('"""Doc."""\n\ndef f(x):\n    """Twice x."""\n    return 2 * x\n')
+    first = provenance.code_hash(["m.py"], tmp_path)
+    module.write_text('"""Other words."""\n# a comment\n\ndef f(x):\n    return 2 * x  # so\n')
+    assert provenance.code_hash(["m.py"], tmp_path) == first
+    module.write_text('def f(x):\n    """Twice x."""\n    return x + x\n')
+    assert provenance.code_hash(["m.py"], tmp_path) != first
+    module.write_text('def f(x):\n    "A string that is all the body."\n')
+    assert provenance.code_hash(["m.py"], tmp_path) != first
+    with pytest.raises(FileNotFoundError):
+        provenance.code_hash(["gone.py"], tmp_path)
+
+
+def used_files_after(imports):
+    code = (f"import json, sys\n{imports}\nfrom rnnlib import provenance\n"
+            "print(json.dumps([provenance.used_files(), 'rnnlib.model' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True, cwd=provenance.ROOT)
+    return json.loads(done.stdout)
+
+
+def test_used_files_follow_imports_also_inside_functions():
+    files, loaded = used_files_after("import rnnlib.model")
+    # model imports layers, layers the cells, the cells their fast paths
+    assert {"__init__.py", "model.py", "layers.py", "lstm.py", "gru.py", "rnn.py",
+            "fast/__init__.py", "fast/lstm.py"} <= set(files)
+    assert not set(files) & set(provenance.BOOKKEEPING)
+    assert "checks/__init__.py" not in files  # nothing the model runs imports the checks
+    # rnnlib.masking imports rnnlib.model inside a function only: not loaded, still used
+    files, loaded = used_files_after("import rnnlib.masking")
+    assert not loaded
+    assert {"masking.py", "model.py", "layers.py"} <= set(files)
+    for name in files:  # closed: whatever a used module imports is used
+        for path in provenance._imported_files(provenance.PACKAGE / name):
+            relative = path.relative_to(provenance.PACKAGE).as_posix()
+            assert relative in files or relative in provenance.BOOKKEEPING
 
 
 def test_command_must_be_text():
