@@ -21,14 +21,14 @@ STAMP  := $(VENV)/.installed
 # One BLAS thread per process: the notebooks' matrices are small, the tests run two
 # processes at once on two cores, and OpenBLAS threads that spin while another process
 # wants the core make everything many times slower. It also keeps the notebooks' training
-# runs bit for bit equal to the committed ones (rnnlib.provenance.ONE_THREAD).
+# runs bit for bit equal to the committed ones (rnnlib.numerics.ONE_THREAD).
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # The same floating-point kernels on every x86-64 machine (NumPy's AVX2 loops, OpenBLAS's
 # Haswell kernels), so that the notebooks' live training runs repeat the committed results
-# to the last bit on any of them: rnnlib.provenance.PINNED_NUMERICS, whose docstring says why.
+# to the last bit on any of them: rnnlib.numerics.PINNED_NUMERICS, whose docstring says why.
 ifeq ($(shell uname -m),x86_64)
 export OPENBLAS_CORETYPE ?= Haswell
 export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
@@ -49,7 +49,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # The course's Jupyter kernel, with the pinned numerics in its kernel.json.
-$(KERNEL): $(STAMP) tools/pin_kernel.py rnnlib/provenance.py
+$(KERNEL): $(STAMP) tools/pin_kernel.py rnnlib/numerics.py
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python tools/pin_kernel.py
 	touch $(KERNEL)

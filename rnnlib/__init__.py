@@ -44,6 +44,10 @@
 - ``_validate``    argument checks shared by every public function: in each cell function
   the lines before the first equation only check the arguments
 - ``source``       ``show_source``, which shows this library's code in the book
+- ``provenance``   what a committed result records about the code and the machine that
+  made it, and whether that code is the code running now
+- ``numerics``     the threads and CPU kernels under which training runs repeat to the
+  last bit on any machine
 
 Dimension letters everywhere: N batch, T time, D input, H hidden, V output/vocabulary.
 Sequences are batch first, ``(N, T, D)``.

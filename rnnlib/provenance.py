@@ -5,23 +5,21 @@ Every results file the book reads (``experiments/``, ``benchmarks/results/``) st
 
 - ``git``: ``commit`` (the checked-out commit), ``dirty`` (whether tracked files differed
   from it; ``None`` when there is no git repository);
-- ``rnnlib_files`` and ``rnnlib_sha256``: the rnnlib modules the result's code imports
-  (:func:`used_files`: those loaded when it is recorded, and every rnnlib module those import
-  anywhere in their code, less :data:`BOOKKEEPING`), and a hash of their code (names and
-  syntax trees without docstrings, :func:`code_hash`), which changes whenever the code that
-  computed the result does, with or without git, and not when a comment, a docstring or a
-  module the result never used does;
+- ``rnnlib_files``, ``rnnlib_hash`` and ``rnnlib_sha256``: the rnnlib files the result
+  depends on (:func:`used_files`: the rnnlib modules loaded when the record is made, and every
+  rnnlib module those import anywhere in their code, less :data:`BOOKKEEPING`), how they are
+  hashed (:data:`HASH_SCHEME`) and the hash of their code (names, and each module written
+  out again from its syntax tree without docstrings, :func:`code_hash`). The hash changes
+  when the code of one of those files does, with or without git, and not when only a
+  comment, a docstring or a file outside the list changes. It covers rnnlib's ``.py`` files
+  only: the experiment's own script and the data files rnnlib reads are covered by ``git``;
 - ``command``, ``date`` (ISO 8601, UTC), ``machine`` and ``versions``; ``machine`` includes
-  ``numerics``, the settings that decide which CPU kernels NumPy and OpenBLAS run.
+  ``threads`` and ``numerics``, the settings that decide how many threads and which CPU
+  kernels NumPy and OpenBLAS run (:mod:`rnnlib.numerics`).
 
-A training run repeats to the last bit only where the same floating-point kernels run: NumPy
-picks its ``tanh`` and ``exp`` loops, and OpenBLAS its matrix kernels, by the CPU's features,
-so an AVX-512 machine and an AVX2 machine round differently and a long training run drifts
-apart. :data:`PINNED_NUMERICS` asks every x86-64 machine for the same kernels (NumPy's AVX2
-loops, OpenBLAS's Haswell kernels). The same holds for threads: a matrix product split over
-two threads adds its terms in another order, so every machine runs one BLAS thread
-(:data:`ONE_THREAD`). ``make`` exports both, the course's Jupyter kernel sets both, and the
-experiment scripts restart themselves under them (:func:`pin_numerics`).
+The settings under which a training run repeats to the last bit on any machine (the CPU
+kernels and one BLAS thread) are in :mod:`rnnlib.numerics`; this module re-exports
+:func:`~rnnlib.numerics.pin_numerics`, which the experiment scripts call.
 
 :func:`same_code` tells whether a results file was made by the code that is running now.
 """
@@ -37,53 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
+# Re-exported: the experiment scripts call provenance.pin_numerics() under __main__.
+from rnnlib.numerics import ONE_THREAD, PINNED_NUMERICS, numerics, numerics_to_pin, pin_numerics
+
+__all__ = ["BOOKKEEPING", "HASH_SCHEME", "ONE_THREAD", "PINNED_NUMERICS", "code_hash",
+           "git_state", "machine", "numerics", "numerics_to_pin", "pin_numerics", "record",
+           "same_code", "source_hash", "used_files", "versions"]
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__file__).resolve().parent
-
-
-# The environment under which every x86-64 machine with AVX2 runs the same floating-point
-# kernels. Both libraries read it once, when they load, so it must be set before the
-# process starts: the Makefile exports the same values (tests/test_provenance.py checks).
-PINNED_NUMERICS = {
-    "OPENBLAS_CORETYPE": "Haswell",
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
-}
-# One thread for every BLAS and OpenMP library, on every machine. Measured: the LSTM with
-# weight decay of experiments/training_setup.py (seed 0) ends at training loss 0.0125421
-# with one OpenBLAS thread and 0.0125648 with two. The committed results use one.
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def numerics_to_pin():
-    """:data:`ONE_THREAD`, with :data:`PINNED_NUMERICS` on x86-64 (other CPUs have other
-    kernels)."""
-    kernels = PINNED_NUMERICS if platform.machine() in ("x86_64", "AMD64") else {}
-    return {**ONE_THREAD, **kernels}
-
-
-def numerics():
-    """The pinning variables as this process sees them, and the SIMD groups NumPy uses."""
-    from numpy._core import _multiarray_umath as umath
-
-    used = [name for name in umath.__cpu_dispatch__ if umath.__cpu_features__.get(name)]
-    return {**{name: os.environ.get(name) for name in PINNED_NUMERICS},
-            "numpy_simd": [*umath.__cpu_baseline__, *used]}
-
-
-def pin_numerics():
-    """Restart this script under :func:`numerics_to_pin` unless it already runs under it.
-
-    NumPy and OpenBLAS have chosen their kernels by the time rnnlib is imported, so the only
-    way to change them is a new process. Call it in a script's ``if __name__ == "__main__":``
-    block, never in code that tests import: it replaces the running process.
-    """
-    missing = {name: value for name, value in numerics_to_pin().items()
-               if os.environ.get(name) != value}
-    if not missing:
-        return
-    print("restarting under " + " ".join(f"{k}={v!r}" for k, v in missing.items())
-          + " (the same floating-point kernels on every x86-64 machine)", flush=True)
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **missing})
 
 
 def git_state(root=ROOT):
@@ -103,8 +63,12 @@ def git_state(root=ROOT):
 
 
 # Modules that record or display results and compute none: a change to them leaves every
-# committed result what it was.
+# committed result what it was. (The settings that do change results, the threads and the
+# CPU kernels, live in numerics.py, which provenance.py imports and so is hashed.)
 BOOKKEEPING = ("provenance.py", "source.py")
+# How rnnlib_sha256 is made: each file's code written out by ast.unparse, so that the same
+# code gives the same hash under every Python version that parses it alike.
+HASH_SCHEME = "ast-unparse-1"
 
 
 def _file_of(name):
@@ -113,7 +77,7 @@ def _file_of(name):
     if not parts:
         return PACKAGE / "__init__.py"
     stem = PACKAGE.joinpath(*parts)
-    for path in (stem.with_suffix(".py"), stem / "__init__.py"):
+    for path in (stem / "__init__.py", stem.with_suffix(".py")):  # a package comes first
         if path.is_file():
             return path
     return None
@@ -128,7 +92,7 @@ def _imported_files(path):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = (package[:len(package) - node.level + 1] if node.level
+            base = (package[:max(1, len(package) - node.level + 1)] if node.level
                     else tuple(node.module.split(".")))
             module = ".".join([*base, *([node.module] if node.level and node.module else [])])
             names.append(module)
@@ -163,7 +127,9 @@ def used_files():
 
 
 def _code_of(path):
-    """A module's code: its syntax tree without docstrings (comments never enter it)."""
+    """A module's code: its syntax tree without docstrings (comments never enter it),
+    written out again (``ast.unparse``), so formatting does not count either. No rnnlib
+    module reads a ``__doc__``, so a docstring never changes what one computes."""
     tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -171,17 +137,26 @@ def _code_of(path):
             if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                     and isinstance(first.value.value, str)):
                 node.body = node.body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return ast.unparse(tree)
 
 
-def code_hash(files, package=PACKAGE):
+def code_hash(files, package=None):
     """SHA-256 over the names and the code (:func:`_code_of`) of ``files``, relative to
-    ``package``; raises FileNotFoundError if one of them no longer exists."""
+    ``package`` (default: rnnlib's folder); raises FileNotFoundError if one of them no
+    longer exists and ValueError for a name that is not a relative path inside it."""
+    package = Path(PACKAGE if package is None else package).resolve()
+    if isinstance(files, str) or not files:
+        raise ValueError(f"files: expected a non-empty list of file names, got {files!r}")
     digest = hashlib.sha256()
+    if not all(isinstance(name, str) for name in files):
+        raise ValueError(f"files: expected file names, got {files!r}")
     for name in sorted(files):
+        path = (package / name).resolve()
+        if not path.is_relative_to(package):
+            raise ValueError(f"files: {name!r} is not a file of {package}")
         digest.update(name.encode())
         digest.update(b"\0")
-        digest.update(_code_of(Path(package) / name).encode())
+        digest.update(_code_of(path).encode())
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -225,8 +200,7 @@ def machine():
         "memory_gib": memory_gib,
         "system": f"{platform.system()} {platform.release()}",
         "load_average_at_start": load,
-        "threads": {name: os.environ.get(name) for name in
-                    ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+        "threads": {name: os.environ.get(name) for name in ONE_THREAD},
         "numerics": numerics(),
     }
 
@@ -256,6 +230,7 @@ def record(command=None):
     return {
         "git": git_state(),
         "rnnlib_files": files,
+        "rnnlib_hash": HASH_SCHEME,
         "rnnlib_sha256": code_hash(files),
         "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -265,13 +240,17 @@ def record(command=None):
 
 
 def same_code(results):
-    """True when ``results["provenance"]`` was made by the rnnlib code running now: the
-    modules it records as used have the same code (for a record without that list, every
-    file of rnnlib is byte for byte the same)."""
+    """True when ``results["provenance"]`` was made by the rnnlib code on disk now: the
+    files it records as used have the same code, hashed as it records (for a record made
+    before ``rnnlib_files`` existed, every ``.py`` file of rnnlib is byte for byte the same).
+    A record made by another hashing scheme, or naming files that are gone, gives False."""
     try:
         origin = results["provenance"]
         files = origin.get("rnnlib_files")
-        now = source_hash() if files is None else code_hash(files)
-        return origin["rnnlib_sha256"] == now
-    except (KeyError, TypeError, AttributeError, OSError, SyntaxError):
+        if files is None:
+            return origin["rnnlib_sha256"] == source_hash()
+        if origin.get("rnnlib_hash") != HASH_SCHEME:
+            return False
+        return origin["rnnlib_sha256"] == code_hash(files)
+    except (KeyError, TypeError, AttributeError, OSError, SyntaxError, ValueError):
         return False

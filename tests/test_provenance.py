@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-from rnnlib import provenance
+from rnnlib import numerics, provenance
 
 
 def test_record_names_commit_hash_command_and_machine():
     origin = provenance.record("python make_results.py --full")
-    assert set(origin) == {"git", "rnnlib_files", "rnnlib_sha256", "command", "date",
-                           "machine", "versions"}
+    assert set(origin) == {"git", "rnnlib_files", "rnnlib_hash", "rnnlib_sha256", "command",
+                           "date", "machine", "versions"}
+    assert origin["rnnlib_hash"] == provenance.HASH_SCHEME
     assert origin["command"] == "python make_results.py --full"
     assert re.fullmatch(r"[0-9a-f]{64}", origin["rnnlib_sha256"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", origin["date"])
@@ -48,26 +49,70 @@ def test_source_hash_changes_with_a_name_or_a_byte(tmp_path):
 
 
 def test_same_code_compares_the_hash():
-    assert provenance.same_code({"provenance": provenance.record()})
     assert not provenance.same_code({"provenance": {"rnnlib_sha256": "0" * 64}})
     assert not provenance.same_code({"date": "no provenance recorded"})
     # a record from before rnnlib_files: every file, byte for byte
     assert provenance.same_code({"provenance": {"rnnlib_sha256": provenance.source_hash()}})
-    # a module that has gone since
-    gone = {"rnnlib_files": ["no_such_module.py"], "rnnlib_sha256": "0" * 64}
-    assert not provenance.same_code({"provenance": gone})
 
 
-def test_the_code_hash_ignores_comments_and_docstrings_only(tmp_path):
-    module = tmp_path / "m.py"
-    module.write_text('"""Doc."""\n\ndef f(x):\n    """Twice x."""\n    return 2 * x\n')
-    first = provenance.code_hash(["m.py"], tmp_path)
-    module.write_text('"""Other words."""\n# a comment\n\ndef f(x):\n    return 2 * x  # so\n')
-    assert provenance.code_hash(["m.py"], tmp_path) == first
-    module.write_text('def f(x):\n    """Twice x."""\n    return x + x\n')
-    assert provenance.code_hash(["m.py"], tmp_path) != first
-    module.write_text('def f(x):\n    "A string that is all the body."\n')
-    assert provenance.code_hash(["m.py"], tmp_path) != first
+def package(tmp_path, files):
+    """A small package of ``files`` (name: text) in a folder of tmp_path."""
+    root = tmp_path / "pkg"
+    root.mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def test_same_code_follows_the_used_files_only(tmp_path, monkeypatch):
+    root = package(tmp_path, {"__init__.py": "", "a.py": "def f(x):\n    return 2 * x\n",
+                              "unused.py": "y = 1\n"})
+    monkeypatch.setattr(provenance, "PACKAGE", root)
+    files = ["__init__.py", "a.py"]
+    origin = {"provenance": {"rnnlib_files": files, "rnnlib_hash": provenance.HASH_SCHEME,
+                             "rnnlib_sha256": provenance.code_hash(files)}}
+    assert provenance.same_code(origin)
+    (root / "unused.py").write_text("y = 2\n")  # not used: still the same code
+    assert provenance.same_code(origin)
+    (root / "a.py").write_text('"""Doubles."""\n# twice\ndef f(x):\n    return 2*x  # so\n')
+    assert provenance.same_code(origin)  # a docstring, comments and spacing only
+    (root / "a.py").write_text("def f(x):\n    return x + x\n")
+    assert not provenance.same_code(origin)  # the code itself
+    (root / "a.py").write_text("def f(x):\n    return 2 * x\n")
+    assert provenance.same_code(origin)
+    other = {"provenance": {**origin["provenance"], "rnnlib_hash": "another-scheme"}}
+    assert not provenance.same_code(other)
+    (root / "a.py").unlink()  # gone: no longer the same, and no error
+    assert not provenance.same_code(origin)
+
+
+def test_same_code_refuses_file_lists_it_cannot_trust(tmp_path, monkeypatch):
+    root = package(tmp_path, {"__init__.py": "x = 1\n"})
+    monkeypatch.setattr(provenance, "PACKAGE", root)
+    (tmp_path / "outside.py").write_text("z = 0\n")
+    for files in ([], "__init__.py", ["../outside.py"], [str(tmp_path / "outside.py")], [3]):
+        with pytest.raises((ValueError, TypeError)):
+            provenance.code_hash(files)
+        record = {"rnnlib_files": files, "rnnlib_hash": provenance.HASH_SCHEME,
+                  "rnnlib_sha256": "0" * 64}
+        assert not provenance.same_code({"provenance": record})
+    (root / "bad.py").write_bytes(b"\xff\xfe not text")
+    record = {"rnnlib_files": ["bad.py"], "rnnlib_hash": provenance.HASH_SCHEME,
+              "rnnlib_sha256": "0" * 64}
+    assert not provenance.same_code({"provenance": record})
+
+
+def test_the_code_hash_ignores_docstrings_but_not_other_strings(tmp_path):
+    def hash_of(text):
+        (tmp_path / "m.py").write_text(text)
+        return provenance.code_hash(["m.py"], tmp_path)
+
+    plain = hash_of("class C:\n    def f(self):\n        return 1\n")
+    assert hash_of('class C:\n    """A class."""\n\n    def f(self):\n        """One."""\n'
+                   "        return 1\n") == plain
+    assert hash_of("def f():\n    pass\n") == hash_of('def f():\n    """Only this."""\n')
+    # a string that is not the first statement is code
+    assert hash_of("def f():\n    x = 1\n    'kept'\n") != hash_of("def f():\n    x = 1\n")
     with pytest.raises(FileNotFoundError):
         provenance.code_hash(["gone.py"], tmp_path)
 
@@ -113,9 +158,9 @@ def test_the_makefile_exports_the_pinned_numerics():
 
 
 def test_one_thread_everywhere_and_the_kernels_on_x86_64(monkeypatch):
-    monkeypatch.setattr(provenance.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(numerics.platform, "machine", lambda: "aarch64")
     assert provenance.numerics_to_pin() == provenance.ONE_THREAD
-    monkeypatch.setattr(provenance.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(numerics.platform, "machine", lambda: "x86_64")
     assert provenance.numerics_to_pin() == {**provenance.ONE_THREAD,
                                             **provenance.PINNED_NUMERICS}
 

@@ -3,7 +3,7 @@
 Every notebook runs in that kernel, whoever starts it (``jupyter-book``, nbval, JupyterLab,
 nbgrader), so with ``env`` in its kernel.json each of them runs NumPy and OpenBLAS with the
 same floating-point kernels, and the same single BLAS thread, as the scripts that made the
-committed results (``rnnlib.provenance.numerics_to_pin``). ``make setup`` runs it after
+committed results (``rnnlib.numerics.numerics_to_pin``). ``make setup`` runs it after
 installing the kernel.
 
 Run: ``.venv/bin/python tools/pin_kernel.py``.
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from rnnlib import provenance
+from rnnlib import numerics
 
 
 def pin(kernel_json):
@@ -23,7 +23,7 @@ def pin(kernel_json):
         raise SystemExit(f"{path} is missing: install the kernel first "
                          "(python -m ipykernel install --sys-prefix --name python3)")
     spec = json.loads(path.read_text())
-    env = {**spec.get("env", {}), **provenance.numerics_to_pin()}
+    env = {**spec.get("env", {}), **numerics.numerics_to_pin()}
     spec["env"] = env
     path.write_text(json.dumps(spec, indent=1) + "\n")
     return env
