@@ -56,5 +56,5 @@ def pin_numerics():
     if not missing:
         return
     print("restarting under " + " ".join(f"{k}={v!r}" for k, v in missing.items())
-          + " (the same floating-point kernels on every x86-64 machine)", flush=True)
+          + " (the threads and floating-point kernels of the committed results)", flush=True)
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **missing})

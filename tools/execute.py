@@ -10,8 +10,10 @@ only renders. A notebook that fails here is left out of the cache, so the build 
 it again and reports its error as it always does: this script never hides a failure, it
 only says which notebooks the build will have to run.
 
-``make book`` runs it before the build, and ``tools/make_student.py`` before building the
-student edition. Run: ``.venv/bin/python tools/execute.py [--root DIR] [--jobs N]``.
+``make book`` and ``make pdf`` run it before their builds, and ``tools/make_student.py``
+before building the student edition.
+
+Run: ``.venv/bin/python tools/execute.py [--root DIR] [--jobs N]``.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def execute(root: Path, jobs: int) -> dict:
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
         for done, (path, notebook, took, error) in enumerate(
                 pool.imap_unordered(_execute, work), start=1):
-            name = path.relative_to(root.resolve())
+            name = path.relative_to(root)
             if error is None:
                 cache.cache_notebook_bundle(
                     CacheBundleIn(notebook, str(path), data={"execution_seconds": took}),
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
     for name in ("_config.yml", "_toc.yml"):
         if not (args.root / name).is_file():
             parser.error(f"{args.root / name} is missing: --root must be a book's folder")
-    execute(args.root.resolve(), args.jobs)
+    execute(args.root, args.jobs)
     return 0
 
 
